@@ -1,0 +1,33 @@
+"""Load run directories (the only thing analysis reads) into one tidy DataFrame."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from bench_toolkit.errors import BenchToolkitError
+
+
+def load_run(run_dir: str | Path) -> pd.DataFrame:
+    """The history of one run directory, with ``run``, ``algo`` and ``benchmark`` columns added."""
+    run_dir = Path(run_dir)
+    config_path, history_path = run_dir / "config.json", run_dir / "history.parquet"
+    if not config_path.is_file() or not history_path.is_file():
+        raise BenchToolkitError(
+            f"'{run_dir}' is not a run directory: it needs config.json and history.parquet "
+            "(write one with 'bench-toolkit search ... --out DIR')"
+        )
+    config = json.loads(config_path.read_text())
+    history = pd.read_parquet(history_path)
+    return history.assign(run=run_dir.name, algo=config.get("algo"), benchmark=config.get("benchmark"))
+
+
+def load_runs(run_dirs: Iterable[str | Path]) -> pd.DataFrame:
+    """Concatenate the histories of many run directories."""
+    frames = [load_run(d) for d in run_dirs]
+    if not frames:
+        raise BenchToolkitError("no run directories given; pass at least one DIR written by 'bench-toolkit search'")
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,52 @@
+"""Atomic file writes: a result is either complete on disk or absent, never half-written."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench_toolkit.errors import BenchToolkitError
+
+
+def write_atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
+
+    The rename is atomic on POSIX, so readers see the old file or the new one, never a part.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON, atomically."""
+    return write_atomic(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n"))
+
+
+def table_suffix(path: str | os.PathLike) -> str:
+    """``.csv`` or ``.parquet``, the table formats this toolkit writes; anything else is an error."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise BenchToolkitError(f"cannot write table '{path}': unknown suffix '{suffix}'; use .csv or .parquet")
+    return suffix
+
+
+def write_table(path: str | os.PathLike, frame: pd.DataFrame) -> Path:
+    """Write a DataFrame as ``.csv`` or ``.parquet`` (chosen by the suffix), atomically."""
+    if table_suffix(path) == ".csv":
+        return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
+    return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))

@@ -1,0 +1,107 @@
+"""Run a black-box search over many seeds and write its run directory.
+
+Run directory (the contract with :mod:`bench_toolkit.analysis`)::
+
+    DIR/config.json      everything needed to rerun (algorithm, parameters, protocol, budget, seeds)
+    DIR/history.parquet  one row per (seed, query step): see ``HISTORY_COLUMNS``
+    DIR/result.json      per seed the chosen cell and its reported test accuracy, plus mean and std
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench_toolkit import __version__
+from bench_toolkit.benchmarks import Benchmark
+from bench_toolkit.errors import BenchToolkitError
+from bench_toolkit.fileio import write_json, write_table
+from bench_toolkit.search.evaluator import Budget, Evaluator, Protocol
+from bench_toolkit.search.random_search import random_search
+from bench_toolkit.search.rea import regularized_evolution
+from bench_toolkit.search.reinforce import reinforce
+from bench_toolkit.spaces import get_space
+
+ALGORITHMS: dict[str, Callable[..., None]] = {
+    "random": random_search,
+    "rea": regularized_evolution,
+    "reinforce": reinforce,
+}
+"""Algorithm name -> ``algorithm(space, evaluator, rng, **params)``."""
+
+
+def get_algorithm(name: str) -> Callable[..., None]:
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise BenchToolkitError(f"unknown black-box algorithm '{name}'; choose one of: {', '.join(ALGORITHMS)}") from None
+
+
+@dataclass(frozen=True)
+class BlackBoxRun:
+    """One search configuration: algorithm, its parameters, the protocol, the budget and the seeds."""
+
+    algo: str
+    protocol: Protocol
+    budget: Budget
+    seeds: tuple[int, ...]
+    space: str = "nb201"
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def config(self, benchmark: str) -> dict[str, Any]:
+        return {
+            "kind": "blackbox", "algo": self.algo, "space": self.space, "benchmark": benchmark,
+            "params": self.params, "protocol": self.protocol.as_dict(),
+            "budget": {"queries": self.budget.queries, "seconds": self.budget.seconds},
+            "seeds": list(self.seeds), "bench_toolkit_version": __version__,
+        }
+
+
+def search_one_seed(run: BlackBoxRun, bench: Benchmark, seed: int) -> pd.DataFrame:
+    """The history of one seeded search."""
+    algorithm = get_algorithm(run.algo)
+    evaluator = Evaluator(bench, run.protocol, run.budget, seed)
+    try:
+        algorithm(get_space(run.space), evaluator, random.Random(seed), **run.params)
+    except TypeError as err:
+        if "unexpected keyword" in str(err):
+            raise BenchToolkitError(f"algorithm '{run.algo}' does not take parameter(s) {run.params}: {err}") from None
+        raise
+    return evaluator.history()
+
+
+def summarise(history: pd.DataFrame) -> dict[str, Any]:
+    """Per seed the final chosen cell and its reported test accuracy; mean and std over seeds."""
+    final = history.sort_values("step").groupby("seed").tail(1).sort_values("seed")
+    accs = final["best_test_acc"].tolist()
+    return {
+        "per_seed": [
+            {"seed": int(r.seed), "arch": r.best_arch, "score": r.best_score, "test_acc": r.best_test_acc,
+             "queries": int(r.step)}
+            for r in final.itertuples()
+        ],
+        "test_acc_mean": statistics.fmean(accs),
+        "test_acc_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+    }
+
+
+def run_blackbox(
+    run: BlackBoxRun, bench: Benchmark, out_dir: str | Path | None = None,
+    progress: Callable[[Iterable[int]], Iterable[int]] = iter,
+) -> pd.DataFrame:
+    """Search once per seed; write the run directory when ``out_dir`` is given; return the history."""
+    get_algorithm(run.algo)  # fail on bad input before any work
+    Evaluator.check(bench, run.protocol, run.budget)
+    history = pd.concat([search_one_seed(run, bench, seed) for seed in progress(run.seeds)], ignore_index=True)
+    if out_dir is not None:
+        out = Path(out_dir)
+        write_json(out / "config.json", run.config(bench.name))
+        write_table(out / "history.parquet", history)
+        write_json(out / "result.json", summarise(history))
+    return history

@@ -1,0 +1,28 @@
+"""Discrete search spaces: encode/decode, enumerate, sample, mutate. A registry by name."""
+
+from __future__ import annotations
+
+from bench_toolkit.errors import BenchToolkitError
+from bench_toolkit.spaces import nb201
+from bench_toolkit.spaces.base import SearchSpace
+
+NB201 = SearchSpace(
+    name="nb201",
+    decisions=tuple(nb201.OPS for _ in nb201.EDGES),
+    canonical=nb201.canonical,
+    sample=nb201.sample,
+    mutate=nb201.mutate,
+)
+
+SPACES: dict[str, SearchSpace] = {NB201.name: NB201}
+
+
+def get_space(name: str) -> SearchSpace:
+    """Look up a space by name; an unknown name lists the known ones."""
+    try:
+        return SPACES[name]
+    except KeyError:
+        raise BenchToolkitError(f"unknown search space '{name}'; available: {', '.join(SPACES)}") from None
+
+
+__all__ = ["NB201", "SPACES", "SearchSpace", "get_space", "nb201"]
