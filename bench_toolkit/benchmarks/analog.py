@@ -57,15 +57,20 @@ class _Unpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def load_records(path: Path) -> pd.DataFrame:
+def read_accuracies(path: Path) -> dict[tuple[int, ...], float]:
+    """The package's own table: its 6-tuple key -> CIFAR-10 test accuracy (``baseline_accuracy``)."""
     with open(path, "rb") as handle:
         entries = _Unpickler(handle).load()
-    keys = list(entries)
+    return {key: float(entry.baseline_accuracy) for key, entry in entries.items()}
+
+
+def load_records(path: Path) -> pd.DataFrame:
+    accuracies = read_accuracies(path)
     return pd.DataFrame({
-        "code": [nb201.index(to_arch(key)) for key in keys],
+        "code": [nb201.index(to_arch(key)) for key in accuracies],
         "official_index": -1,
         "dataset": "cifar10",
         "epochs": UNSPECIFIED_EPOCHS,
         "seed": MEAN_SEED,
-        "test_acc": [float(entries[key].baseline_accuracy) for key in keys],
+        "test_acc": list(accuracies.values()),
     })

@@ -40,12 +40,12 @@ KEY_COLUMNS: tuple[str, ...] = ("code", "official_index", "dataset", "epochs", "
 
 def validate_records(records: pd.DataFrame, source: str) -> pd.DataFrame:
     """Check a converted record table and bring it to the canonical dtypes and column order."""
+    if records.empty:
+        raise BenchToolkitError(f"{source}: the source holds no architecture results")
     missing = [c for c in KEY_COLUMNS if c not in records.columns]
     metrics = [m for m in METRICS if m in records.columns]
     if missing or not metrics:
         raise BenchToolkitError(f"{source}: converted records lack columns {missing or list(METRICS)}")
-    if records.empty:
-        raise BenchToolkitError(f"{source}: the source holds no architecture results")
     out = records[list(KEY_COLUMNS) + metrics].astype(
         {"code": "int32", "official_index": "int32", "dataset": "str", "epochs": "int32", "seed": "int32"}
     )
@@ -88,10 +88,14 @@ class Benchmark:
         """``cifar10`` where the source has it, else its first dataset."""
         return "cifar10" if "cifar10" in self.datasets else self.datasets[0]
 
-    @property
-    def default_epochs(self) -> int:
-        """200 where the source has it (the NB201 paper's final results), else its longest."""
-        return 200 if 200 in self.epochs else max(self.epochs)
+    def epochs_for(self, dataset: str) -> tuple[int, ...]:
+        """The training lengths recorded for ``dataset``."""
+        return self._epochs_of[self.resolve_dataset(dataset)]
+
+    def default_epochs(self, dataset: str) -> int:
+        """200 where the source has it for ``dataset`` (the NB201 paper's final results), else the longest."""
+        have = self.epochs_for(dataset)
+        return 200 if 200 in have else max(have)
 
     @property
     def has_official_index(self) -> bool:
@@ -109,7 +113,7 @@ class Benchmark:
         return dataset
 
     def resolve_epochs(self, epochs: int | None, dataset: str) -> int:
-        epochs = self.default_epochs if epochs is None else int(epochs)
+        epochs = self.default_epochs(dataset) if epochs is None else int(epochs)
         have = self._epochs_of[dataset]
         if epochs not in have:
             shown = ", ".join("unspecified" if e == UNSPECIFIED_EPOCHS else str(e) for e in have)
@@ -194,17 +198,28 @@ class Benchmark:
 
     def frame(self, epochs: int | None = None, seed: int | None = None) -> pd.DataFrame:
         """The whole space: one row per cell, ``arch`` (canonical string) first, then
-        ``official_index`` where the source has one, then ``<dataset>.<metric>`` columns."""
-        epochs = self.default_epochs if epochs is None else int(epochs)
-        if epochs not in self.epochs:
+        ``official_index`` where the source has one, then ``<dataset>.<metric>`` columns.
+
+        ``epochs=None`` takes each dataset's default (200 where recorded); a number keeps only
+        the datasets recorded at that many epochs.
+        """
+        seed_value = MEAN_SEED if seed is None else int(seed)
+        slices = {}
+        for dataset in self.datasets:
+            if epochs is None or int(epochs) in self._epochs_of[dataset]:
+                slices[dataset] = self.default_epochs(dataset) if epochs is None else int(epochs)
+        if not slices:
             raise BenchToolkitError(
                 f"benchmark '{self.name}' has no {epochs}-epoch results; epochs available: "
                 + ", ".join(map(str, self.epochs))
             )
         r = self.records
-        rows = r[(r["epochs"] == epochs) & (r["seed"] == (MEAN_SEED if seed is None else int(seed)))]
+        wanted = np.zeros(len(r), dtype=bool)
+        for dataset, dataset_epochs in slices.items():
+            wanted |= ((r["dataset"] == dataset) & (r["epochs"] == dataset_epochs)).to_numpy()
+        rows = r[wanted & (r["seed"] == seed_value).to_numpy()]
         if rows.empty:
-            raise BenchToolkitError(f"benchmark '{self.name}' has no results for seed {seed} at {epochs} epochs")
+            raise BenchToolkitError(f"benchmark '{self.name}' has no results for seed {seed}")
         wide = rows.pivot(index="code", columns="dataset", values=list(self.metrics))
         columns = [(m, d) for d in self.datasets for m in self.metrics if (m, d) in wide.columns]
         wide = wide[columns].dropna(axis=1, how="all")
@@ -215,5 +230,5 @@ class Benchmark:
             official = r.drop_duplicates("code").set_index("code")["official_index"]
             head["official_index"] = official.loc[codes].to_numpy()
         out = pd.concat([pd.DataFrame(head), wide.reset_index(drop=True)], axis=1)
-        out.attrs.update(benchmark=self.name, epochs=epochs, seed=seed)
+        out.attrs.update(benchmark=self.name, epochs=slices, seed=seed)
         return out

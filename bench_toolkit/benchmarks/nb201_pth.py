@@ -29,6 +29,11 @@ def numpy_safe_globals() -> list[Any]:
     return [scalar, (scalar, "numpy.core.multiarray.scalar"), *dtypes]
 
 
+def _unsupported_global(message: str) -> str:
+    """The 'Unsupported global: GLOBAL module.name' line of torch's refusal."""
+    return next((line.strip() for line in message.splitlines() if "Unsupported global" in line), "unknown object")
+
+
 def load_records(path: Path) -> pd.DataFrame:
     """Open ``path`` with the official API and convert every evaluated cell."""
     import pickle
@@ -42,8 +47,13 @@ def load_records(path: Path) -> pd.DataFrame:
         with torch.serialization.safe_globals(numpy_safe_globals()):
             api = NASBench201API(str(path), verbose=False)
     except pickle.UnpicklingError as err:
+        if "Unsupported global" not in str(err):
+            raise BenchToolkitError(
+                f"cannot read '{path}' as a NAS-Bench-201 .pth file (not a torch file: {str(err).splitlines()[-1]}); "
+                "check that the path points to an intact NAS-Bench-201-v1_0 or v1_1 file"
+            ) from None
         raise BenchToolkitError(
-            f"'{path}' holds objects outside the safe-load allowlist ({str(err).splitlines()[0]}); "
+            f"'{path}' holds objects outside the safe-load allowlist ({_unsupported_global(str(err))}); "
             "if you trust this file, rerun with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1"
         ) from None
     except Exception as err:  # torch/pickle/API assertion: the file is not what it should be

@@ -44,8 +44,8 @@ class Protocol:
         select on ``cifar10-valid`` (else the default dataset) at 12 epochs (else the default),
         by ``valid_acc`` (else ``test_acc``); report ``test_acc`` of ``cifar10`` at the default epochs."""
         dataset = bench.resolve_dataset(dataset or ("cifar10-valid" if "cifar10-valid" in bench.datasets else None))
-        if epochs is None:
-            epochs = 12 if 12 in bench.epochs else bench.default_epochs
+        if epochs is None and 12 in bench.epochs_for(dataset):
+            epochs = 12
         epochs = bench.resolve_epochs(epochs, dataset)
         if metric is None:
             metric = "valid_acc" if "valid_acc" in bench.metrics_for(dataset, epochs) else "test_acc"
