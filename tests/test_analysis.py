@@ -1,0 +1,48 @@
+"""Loading run directories and the anytime curves behind the anytime plot."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from bench_toolkit.analysis import anytime_curves, anytime_plot, load_runs
+from bench_toolkit.errors import BenchToolkitError
+from bench_toolkit.fileio import write_json, write_table
+
+
+def _write_run(directory, algo, rows):
+    write_json(directory / "config.json", {"algo": algo, "benchmark": "synthetic"})
+    write_table(directory / "history.parquet", pd.DataFrame(rows))
+    return directory
+
+
+def _rows(seed, times, accs):
+    return [{"seed": seed, "step": k + 1, "sim_time": t, "best_test_acc": a} for k, (t, a) in enumerate(zip(times, accs))]
+
+
+def test_load_runs_concatenates_and_labels(tmp_path):
+    a = _write_run(tmp_path / "rea", "rea", _rows(0, [1, 2], [80, 90]))
+    b = _write_run(tmp_path / "rs", "random", _rows(0, [1, 2, 3], [70, 70, 85]))
+    frame = load_runs([a, b])
+    assert len(frame) == 5
+    assert frame.groupby("run")["algo"].first().to_dict() == {"rea": "rea", "rs": "random"}
+    with pytest.raises(BenchToolkitError, match="not a run directory"):
+        load_runs([tmp_path])
+
+
+def test_anytime_curve_reads_each_seed_as_a_step_function(tmp_path):
+    run = _write_run(tmp_path / "r", "rea", _rows(0, [10, 30], [80, 90]) + _rows(1, [20, 40], [70, 95]))
+    curves = anytime_curves(load_runs([run]), x="time", points=4)  # grid 10, 20, 30, 40
+    by_seed = {seed: dict(zip(g["time"], g["best_test_acc"])) for seed, g in curves.groupby("seed")}
+    assert by_seed[0] == {10: 80, 20: 80, 30: 90}  # 40 is past seed 0's last query: dropped
+    assert by_seed[1] == {20: 70, 30: 70, 40: 95}  # 10 is before seed 1's first query: dropped
+    steps = anytime_curves(load_runs([run]), x="queries")
+    assert steps[steps.seed == 1]["best_test_acc"].tolist() == [70, 95]
+
+
+def test_anytime_plot_writes_an_image(tmp_path):
+    run = _write_run(tmp_path / "r", "rea", _rows(0, [1, 2, 3], [80, 85, 90]) + _rows(1, [1, 2, 3], [82, 83, 91]))
+    out = anytime_plot(load_runs([run]), tmp_path / "fig" / "anytime.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(BenchToolkitError, match="unknown anytime x-axis"):
+        anytime_curves(load_runs([run]), x="epochs")

@@ -1,0 +1,87 @@
+"""The CLI contract: spellings, outputs, one-line errors, lazy torch."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from bench_toolkit.benchmarks import load_benchmark
+from bench_toolkit.cli import main
+
+ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
+
+
+def test_query_prints_the_value(capsys):
+    assert main(["query", "--arch", ARCH]) == 0
+    assert float(capsys.readouterr().out) == pytest.approx(load_benchmark("analog").query(ARCH), abs=5e-5)
+
+
+def test_query_on_the_real_table(capsys, nb201_csv):
+    assert main(["query", "--benchmark", f"table:{nb201_csv}", "--arch", ARCH, "--dataset", "cifar100"]) == 0
+    row = pd.read_csv(nb201_csv).set_index("ArchitectureString").loc[ARCH]
+    assert float(capsys.readouterr().out) == pytest.approx(row["CIFAR100TestAccuracy200Epochs"], abs=5e-5)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["query", "--arch", "|nor_conv_3x3~0|+|x|"], "malformed NB201 architecture"),
+        (["query", "--arch", ARCH.replace("avg_pool_3x3", "max_pool_3x3")], "unknown NB201 op 'max_pool_3x3'"),
+        (["query", "--arch", ARCH, "--dataset", "cifar100"], "has no dataset 'cifar100'"),
+        (["query", "--arch", ARCH, "--metric", "flops"], "has no metric 'flops'"),
+        (["query", "--arch", ARCH, "--benchmark", "nb201:/does/not/exist.pth"], "does not exist"),
+        (["query", "--arch", ARCH, "--benchmark", "nasbench101"], "unknown benchmark spec"),
+        (["search", "--algo", "darts-v9", "--budget", "3", "--out", "x"], "unknown black-box algorithm 'darts-v9'"),
+        (["search", "--algo", "rea", "--out", "x"], "needs a budget"),
+        (["table", "--out", "whole.xlsx"], "use .csv or .parquet"),
+        (["plot", "/no/such/run", "--out", "f.png"], "not a run directory"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_usage_mistakes_are_one_line_too(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["query"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "required: --arch" in err and err.count("\n") == 1
+
+
+def test_search_writes_a_run_directory_and_prints_mean_std(tmp_path, capsys):
+    out = tmp_path / "rea"
+    assert main(["search", "--space", "nb201", "--algo", "rea", "--budget", "30", "--seeds", "3",
+                 "--set", "population_size=8", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads((out / "result.json").read_text())
+    assert f"{result['test_acc_mean']:.2f} ± {result['test_acc_std']:.2f} over 3 seed(s)" in printed
+    assert json.loads((out / "config.json").read_text())["params"] == {"population_size": 8}
+    assert len(pd.read_parquet(out / "history.parquet")) == 90
+    assert main(["plot", str(out), "--out", str(tmp_path / "anytime.png")]) == 0
+    assert (tmp_path / "anytime.png").stat().st_size > 0
+
+
+def test_table_writes_the_whole_space(tmp_path, capsys):
+    assert main(["table", "--out", str(tmp_path / "space.parquet")]) == 0
+    frame = pd.read_parquet(tmp_path / "space.parquet")
+    assert len(frame) == 15625 and list(frame.columns) == ["arch", "cifar10.test_acc"]
+
+
+def test_process_level_contract_and_lazy_torch():
+    """As a user runs it: stderr one line, non-zero status, and no torch import for a query."""
+    code = (
+        "import sys; from bench_toolkit.cli import main; rc = main(sys.argv[1:]); "
+        "print('torch' in sys.modules); sys.exit(rc)"
+    )
+    ok = subprocess.run([sys.executable, "-c", code, "query", "--arch", ARCH], capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.split()[-1] == "False"
+    bad = subprocess.run([sys.executable, "-m", "bench_toolkit.cli", "query", "--arch", "oops"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
