@@ -79,12 +79,18 @@ def _official_api_answers(api, idx: int) -> dict:
             "valid_loss": info["valid-loss"], "params": costs["params"], "flops": costs["flops"], "latency": costs["latency"]}
 
 
-def test_nb201_pth_through_the_official_api(nb201_pth):
+def test_nb201_pth_matches_hand_values_and_the_official_api(nb201_pth):
+    import torch
+    from nas_201_api import NASBench201API
+
     bench = load_benchmark(f"nb201:{nb201_pth}")
     archs = fx.official_order()
     assert bench.epochs == (12, 200)
     assert bench.epochs_for("cifar10-valid") == (12, 200) and bench.epochs_for("cifar10") == (200,)
     _check_against_hand_values(bench, archs)
+    api = NASBench201API(torch.load(nb201_pth, weights_only=False), verbose=False)  # our own test file: trusted
+    for metric, value in _official_api_answers(api, 5).items():
+        assert bench.query(archs[5], "cifar100", metric, 200) == pytest.approx(value), metric
 
 
 def test_nats_fast_mode_directory_matches_the_official_api(nats_dir):
@@ -121,7 +127,28 @@ def test_a_pth_with_other_pickled_objects_is_refused_not_executed(tmp_path):
 
     path = tmp_path / "suspicious.pth"
     torch.save({"meta_archs": [], "arch2infos": {}, "evaluated_indexes": set(), "x": fractions.Fraction(1, 3)}, path)
-    with pytest.raises(BenchToolkitError, match="outside the safe-load allowlist.*fractions.Fraction.*TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1"):
+    with pytest.raises(BenchToolkitError, match="outside the safe-load allowlist.*fractions.Fraction.*BENCH_TOOLKIT_TRUST_PICKLE=1"):
+        load_benchmark(f"nb201:{path}")
+
+
+def test_trusting_a_file_loads_it_with_full_pickle(tmp_path, monkeypatch):
+    import fractions
+
+    import torch
+
+    path = tmp_path / "trusted.pth"
+    torch.save({"meta_archs": [], "arch2infos": {}, "evaluated_indexes": set(), "x": fractions.Fraction(1, 3)}, path)
+    monkeypatch.setenv("BENCH_TOOLKIT_TRUST_PICKLE", "1")
+    with pytest.raises(BenchToolkitError, match="holds no architecture results"):  # read, then found empty
+        load_benchmark(f"nb201:{path}")
+
+
+def test_a_torch_file_of_another_kind_is_named_as_such(tmp_path):
+    import torch
+
+    path = tmp_path / "weights.pth"
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, path)
+    with pytest.raises(BenchToolkitError, match="not a NAS-Bench-201 benchmark: it lacks"):
         load_benchmark(f"nb201:{path}")
 
 

@@ -2,16 +2,21 @@
 
 Two forms: the fast-mode directory (``meta.pickle.pbz2`` plus one ``{index:06d}.pickle.pbz2``
 per cell, e.g. ``NATS-tss-v1_0-3ffb9-simple/``) and the single-file ``*.pickle.pbz2``.
+
+Security note: ``nats_bench`` reads these files with the standard ``pickle``, which can run code
+embedded in a file; load only files obtained from the official NATS-Bench release.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from bench_toolkit.benchmarks.official import records_from_api
+from bench_toolkit.benchmarks.official import records_from_results
 from bench_toolkit.errors import BenchToolkitError
 
 _CELL_FILE = re.compile(r"^(\d+)\.pickle\.pbz2$")
@@ -32,7 +37,7 @@ def load_records(path: Path) -> pd.DataFrame:
         api = nats_bench.create(str(path), "tss", fast_mode=path.is_dir(), verbose=False)
         if path.is_file():
             indexes = sorted(api.arch2infos_dict)
-        return records_from_api(api, indexes, f"converting {path.name}")
+        return records_from_results(api.meta_archs, _cell_results(api, indexes), len(indexes), f"converting {path.name}")
     except BenchToolkitError:
         raise
     except Exception as err:  # bz2/pickle/API assertion: the source is not what it should be
@@ -40,3 +45,11 @@ def load_records(path: Path) -> pd.DataFrame:
             f"cannot read '{path}' as NATS-Bench tss ({type(err).__name__}: {err}); "
             "check that it is an intact NATS-tss-v1_0 directory or .pickle.pbz2 file"
         ) from None
+
+
+def _cell_results(api: Any, indexes: list[int]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(index, {hp: ArchResults})`` per cell, each dropped from the API once read (flat memory)."""
+    for idx in indexes:
+        if idx not in api.arch2infos_dict:  # fast mode reads each cell's file on demand
+            api.reload(api.archive_dir, idx)
+        yield idx, api.arch2infos_dict.pop(idx)

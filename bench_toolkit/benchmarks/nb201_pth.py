@@ -1,64 +1,80 @@
-"""The official NAS-Bench-201 ``.pth`` files (v1_0 and v1_1) through ``nas_201_api``.
+"""The official NAS-Bench-201 ``.pth`` files (v1_0 and v1_1), decoded by ``nas_201_api``'s classes.
 
-Security trade-off: the files are pickles, and torch >= 2.6 loads with ``weights_only=True``,
-which refuses the numpy scalars these files hold. Rather than switching the safety off, we
-allow exactly the numpy scalar and dtype classes (:data:`NUMPY_SAFE_GLOBALS`) for the duration
-of the load: a file can then still not run arbitrary code. A file holding anything else is
-refused with a message; only for a file you trust, ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1``
-makes torch load it as a full pickle (which *can* execute code).
+A file is a torch-saved dict ``{'meta_archs', 'arch2infos', 'evaluated_indexes'}``; each
+``arch2infos[i]`` holds the state of two official ``ArchResults``: ``'less'`` (12-epoch
+schedule) and ``'full'`` (200 epochs), exactly as ``NASBench201API.__init__`` reads them.
+We decode each with ``nas_201_api.api_utils.ArchResults.create_from_state_dict`` and drop it
+once converted, instead of building a ``NASBench201API`` (whose dict input is deep-copied,
+doubling the memory that makes users of the 4.7 GB v1_1 file report ~28 GB).
+
+Security trade-off: the files are pickles holding numpy scalars. torch >= 2.6 loads with
+``weights_only=True`` by default and refuses them; allowing numpy in that loader works but runs
+15x slower (pure Python). We load with :mod:`~bench_toolkit.benchmarks.restricted_pickle`: C
+speed, and any global outside its allowlist is refused before it is imported, so a file cannot
+run code. For a file you trust that needs more, ``BENCH_TOOLKIT_TRUST_PICKLE=1`` switches to
+the full ``pickle`` module, which *can* execute code embedded in the file.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bench_toolkit.benchmarks.official import records_from_api
+from bench_toolkit.benchmarks import restricted_pickle
+from bench_toolkit.benchmarks.official import records_from_results
 from bench_toolkit.errors import BenchToolkitError
 
+HP_OF_KEY = {"less": "12", "full": "200"}
+"""The file's per-cell keys -> training epochs, as ``NASBench201API`` maps them."""
 
-def numpy_safe_globals() -> list[Any]:
-    """numpy scalar reconstruction and the dtypes of the values stored in the NB201 files,
-    under both module spellings (``numpy.core`` in files pickled by numpy 1, ``numpy._core`` now)."""
-    import numpy as np
-    from numpy._core.multiarray import scalar
-
-    dtypes = [np.dtype, *(type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32", "bool"))]
-    return [scalar, (scalar, "numpy.core.multiarray.scalar"), *dtypes]
+TRUST_ENV = "BENCH_TOOLKIT_TRUST_PICKLE"
 
 
-def _unsupported_global(message: str) -> str:
-    """The 'Unsupported global: GLOBAL module.name' line of torch's refusal."""
-    return next((line.strip() for line in message.splitlines() if "Unsupported global" in line), "unknown object")
-
-
-def load_records(path: Path) -> pd.DataFrame:
-    """Open ``path`` with the official API and convert every evaluated cell."""
-    import pickle
-
+def _load_file(path: Path) -> dict[str, Any]:
     import torch
-    from nas_201_api import NASBench201API
 
-    if not path.is_file():
-        raise BenchToolkitError(f"'{path}' is not a file; pass the path of a NAS-Bench-201-v1_*.pth file")
+    trusted = os.environ.get(TRUST_ENV) == "1"
     try:
-        with torch.serialization.safe_globals(numpy_safe_globals()):
-            api = NASBench201API(str(path), verbose=False)
+        data = torch.load(path, map_location="cpu", weights_only=False,
+                          pickle_module=pickle if trusted else restricted_pickle)
     except pickle.UnpicklingError as err:
-        if "Unsupported global" not in str(err):
+        if "Unsupported global" in str(err):
             raise BenchToolkitError(
-                f"cannot read '{path}' as a NAS-Bench-201 .pth file (not a torch file: {str(err).splitlines()[-1]}); "
-                "check that the path points to an intact NAS-Bench-201-v1_0 or v1_1 file"
+                f"'{path}' holds objects outside the safe-load allowlist ({err}); "
+                f"if you trust this file, rerun with {TRUST_ENV}=1"
             ) from None
         raise BenchToolkitError(
-            f"'{path}' holds objects outside the safe-load allowlist ({_unsupported_global(str(err))}); "
-            "if you trust this file, rerun with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1"
+            f"cannot read '{path}' as a NAS-Bench-201 .pth file ({err}); "
+            "check that the path points to an intact NAS-Bench-201-v1_0 or v1_1 file"
         ) from None
-    except Exception as err:  # torch/pickle/API assertion: the file is not what it should be
+    except Exception as err:  # torch's format errors: the file is not what it should be
         raise BenchToolkitError(
             f"cannot read '{path}' as a NAS-Bench-201 .pth file ({type(err).__name__}: {err}); "
             "check that the path points to an intact NAS-Bench-201-v1_0 or v1_1 file"
         ) from None
-    return records_from_api(api, sorted(api.arch2infos_dict), f"converting {path.name}")
+    missing = [k for k in ("meta_archs", "arch2infos", "evaluated_indexes") if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise BenchToolkitError(f"'{path}' is a torch file but not a NAS-Bench-201 benchmark: it lacks {missing}")
+    return data
+
+
+def _cell_results(arch2infos: dict[int, dict[str, Any]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    from nas_201_api.api_utils import ArchResults
+
+    for idx in sorted(arch2infos):
+        infos = arch2infos.pop(idx)  # free the raw state as we go
+        yield idx, {HP_OF_KEY[key]: ArchResults.create_from_state_dict(state) for key, state in infos.items()}
+
+
+def load_records(path: Path) -> pd.DataFrame:
+    """Convert every evaluated cell of an official NAS-Bench-201 ``.pth`` file."""
+    if not path.is_file():
+        raise BenchToolkitError(f"'{path}' is not a file; pass the path of a NAS-Bench-201-v1_*.pth file")
+    data = _load_file(path)
+    arch2infos = data["arch2infos"]
+    return records_from_results(data["meta_archs"], _cell_results(arch2infos), len(arch2infos), f"converting {path.name}")

@@ -1,4 +1,4 @@
-"""Read records out of an official NB201 / NATS-Bench API object.
+"""Read records out of the official NB201 / NATS-Bench result objects.
 
 ``nas_201_api`` and ``nats_bench`` share one result model: per architecture index and
 hyper-parameter set (``'12'`` or ``'200'`` training epochs) an ``ArchResults`` holding, per
@@ -15,7 +15,7 @@ Which evaluation set is "valid" and "test" follows the NB201 paper (Sec. 3.2) an
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -58,24 +58,32 @@ def trial_metrics(trial: Any, dataset: str) -> dict[str, float]:
     return row
 
 
-def records_from_api(api: Any, indexes: Iterable[int], description: str) -> pd.DataFrame:
-    """Records for the given official indexes of an opened NB201 or NATS-tss API."""
+def _mean_over_seeds(trials: list[dict[str, float]]) -> dict[str, float]:
+    """Per metric, the mean over the seeds that recorded it (NaN-skipping, as the official API)."""
+    metrics = dict.fromkeys(m for t in trials for m in t if m != "seed")
+    means = {}
+    for metric in metrics:
+        values = [t[metric] for t in trials if not math.isnan(t.get(metric, math.nan))]
+        means[metric] = math.fsum(values) / len(values) if values else math.nan
+    return means
+
+
+def records_from_results(
+    meta_archs: Sequence[str], results: Iterable[tuple[int, dict[str, Any]]], total: int, description: str
+) -> pd.DataFrame:
+    """Records from ``(official_index, {hp: ArchResults})`` pairs; ``meta_archs[i]`` is cell i's string."""
     rows: list[dict[str, Any]] = []
-    for idx in tqdm(list(indexes), desc=description, unit="arch", leave=False):
-        code = nb201.index(api.meta_archs[idx])
-        if idx not in api.arch2infos_dict:  # a fast-mode NATS API reads each cell's file on demand
-            api.reload(api.archive_dir, idx)
-        for hp, arch_results in list(api.arch2infos_dict[idx].items()):
+    for idx, by_hp in tqdm(results, total=total, desc=description, unit="arch", leave=False):
+        code = nb201.index(meta_archs[idx])
+        for hp, arch_results in by_hp.items():
             for dataset in arch_results.get_dataset_names():
                 trials = [
                     {"seed": int(seed), **trial_metrics(arch_results.query(dataset, seed), dataset)}
                     for seed in arch_results.dataset_seed[dataset]
                 ]
-                mean = pd.DataFrame(trials).drop(columns="seed").mean()  # NaN-skipping, as the API's mean
-                trials.append({"seed": MEAN_SEED, **mean.to_dict()})
+                trials.append({"seed": MEAN_SEED, **_mean_over_seeds(trials)})
                 for trial in trials:
                     rows.append({"code": code, "official_index": idx, "dataset": dataset, "epochs": int(hp), **trial})
-        del api.arch2infos_dict[idx]  # keep memory flat: the records now hold what we need
     frame = pd.DataFrame(rows)
     for metric in METRICS:
         if metric not in frame.columns:
