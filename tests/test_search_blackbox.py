@@ -134,6 +134,6 @@ def test_bad_search_input(synthetic):
     with pytest.raises(BenchToolkitError, match="records no train_time"):
         run_blackbox(BlackBoxRun("random", Protocol.resolve(load_benchmark("analog")), Budget(seconds=10), (0,)),
                      load_benchmark("analog"))
-    with pytest.raises(BenchToolkitError, match="does not take parameter"):
-        run_blackbox(BlackBoxRun("random", Protocol.resolve(synthetic), Budget(queries=2), (0,), params={"size": 3}),
+    with pytest.raises(BenchToolkitError, match="does not take parameter.*size; it takes: population_size, sample_size"):
+        run_blackbox(BlackBoxRun("rea", Protocol.resolve(synthetic), Budget(queries=2), (0,), params={"size": 3}),
                      synthetic)

@@ -26,7 +26,7 @@ BACKENDS: dict[str, Callable[[Path], pd.DataFrame]] = {
 }
 """Backend name (the SPEC prefix) -> converter of a source path into records."""
 
-_SPEC_HELP = "use 'analog', 'nb201:PATH', 'nats-tss:PATH' or 'table:PATH'"
+_SPEC_HELP = "use 'analog', 'nb201:PATH', 'nats-tss:PATH' or 'table:PATH' ('analog:PATH' reads another data.anb)"
 
 
 def load_benchmark(spec: str = DEFAULT_SPEC, cache_dir: Path | None = None) -> Benchmark:
@@ -35,7 +35,7 @@ def load_benchmark(spec: str = DEFAULT_SPEC, cache_dir: Path | None = None) -> B
         kind, source = "analog", analog.data_file()
     else:
         kind, sep, path = spec.partition(":")
-        if not sep or kind not in BACKENDS or kind == "analog":
+        if not sep or kind not in BACKENDS:
             raise BenchToolkitError(f"unknown benchmark spec '{spec}'; {_SPEC_HELP}")
         if not path:
             raise BenchToolkitError(f"benchmark spec '{spec}' names no path; write it as '{kind}:PATH'")

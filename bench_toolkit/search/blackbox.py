@@ -9,6 +9,7 @@ Run directory (the contract with :mod:`bench_toolkit.analysis`)::
 
 from __future__ import annotations
 
+import inspect
 import random
 import statistics
 from collections.abc import Callable, Iterable
@@ -65,15 +66,20 @@ class BlackBoxRun:
 
 def search_one_seed(run: BlackBoxRun, bench: Benchmark, seed: int) -> pd.DataFrame:
     """The history of one seeded search."""
-    algorithm = get_algorithm(run.algo)
     evaluator = Evaluator(bench, run.protocol, run.budget, seed)
-    try:
-        algorithm(get_space(run.space), evaluator, random.Random(seed), **run.params)
-    except TypeError as err:
-        if "unexpected keyword" in str(err):
-            raise BenchToolkitError(f"algorithm '{run.algo}' does not take parameter(s) {run.params}: {err}") from None
-        raise
+    get_algorithm(run.algo)(get_space(run.space), evaluator, random.Random(seed), **run.params)
     return evaluator.history()
+
+
+def check_params(algo: str, params: dict[str, Any]) -> None:
+    """Refuse parameters the algorithm does not take, naming the ones it does."""
+    signature = inspect.signature(get_algorithm(algo))
+    accepted = list(signature.parameters)[3:]  # after (space, evaluator, rng)
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise BenchToolkitError(
+            f"algorithm '{algo}' does not take parameter(s) {', '.join(unknown)}; it takes: {', '.join(accepted)}"
+        )
 
 
 def summarise(history: pd.DataFrame) -> dict[str, Any]:
@@ -96,7 +102,7 @@ def run_blackbox(
     progress: Callable[[Iterable[int]], Iterable[int]] = iter,
 ) -> pd.DataFrame:
     """Search once per seed; write the run directory when ``out_dir`` is given; return the history."""
-    get_algorithm(run.algo)  # fail on bad input before any work
+    check_params(run.algo, run.params)  # fail on bad input before any work
     Evaluator.check(bench, run.protocol, run.budget)
     history = pd.concat([search_one_seed(run, bench, seed) for seed in progress(run.seeds)], ignore_index=True)
     if out_dir is not None:
