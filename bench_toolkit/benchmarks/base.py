@@ -99,11 +99,13 @@ class Benchmark:
 
     @property
     def has_official_index(self) -> bool:
+        """Whether the source numbers its cells (official NB201/NATS files, NATS exports)."""
         return bool((self.records["official_index"] >= 0).any())
 
     # -- argument checks: one clear message per mistake ------------------------------------------
 
     def resolve_dataset(self, dataset: str | None) -> str:
+        """``dataset``, or the default when None; an unrecorded name is an error listing the recorded ones."""
         if dataset is None:
             return self.default_dataset
         if dataset not in self.datasets:
@@ -113,6 +115,7 @@ class Benchmark:
         return dataset
 
     def resolve_epochs(self, epochs: int | None, dataset: str) -> int:
+        """``epochs``, or ``dataset``'s default when None; an unrecorded length is an error."""
         epochs = self.default_epochs(dataset) if epochs is None else int(epochs)
         have = self._epochs_of[dataset]
         if epochs not in have:
@@ -132,6 +135,7 @@ class Benchmark:
         return self._metrics_of[key]
 
     def check_metric(self, metric: str, dataset: str, epochs: int) -> None:
+        """Raise unless ``metric`` is recorded for ``dataset`` at ``epochs``, naming those that are."""
         have = self.metrics_for(dataset, epochs)
         if metric not in have:
             known = "" if metric in METRICS else f" ('{metric}' is not a metric name; names: {', '.join(METRICS)})"
