@@ -1,0 +1,99 @@
+"""The NAS-Bench-201 weight-sharing supernet (Dong & Yang, ICLR 2020, Sec. 2.1 and App. B).
+
+Stem 3x3 conv to C channels + BN; three stages of N search cells with C, 2C, 4C channels,
+joined by residual reduction blocks; BN + ReLU, global average pooling, a linear classifier.
+A search cell has 4 nodes; every edge ``i -> j`` is a :class:`MixedOp` over the candidate ops
+(all five NB201 ops, or any subset); node ``j`` sums its incoming edges. All cells share one
+architecture tensor alpha of shape ``(6, len(ops))``, initialised ``1e-3 * N(0, 1)``.
+
+How alpha enters the mixed ops is the search method's business: :meth:`forward` takes a
+:class:`Mixing` -- per-edge op weights, and optionally one sampled op index per edge (GDAS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from bench_toolkit.nn.ops import ResidualReduction, Zero, make_op
+from bench_toolkit.spaces import nb201
+
+
+@dataclass(frozen=True)
+class Mixing:
+    """Per-edge op weights ``(6, n_ops)``; with ``index`` ``(6,)`` only op ``index[e]`` runs on edge e."""
+
+    weights: torch.Tensor
+    index: torch.Tensor | None = None
+
+
+class MixedOp(nn.Module):
+    """Weighted sum of the candidate ops (DARTS Eq. 1), or one sampled op times its weight."""
+
+    def __init__(self, ops: Sequence[str], channels: int, affine: bool, track: bool):
+        super().__init__()
+        self.ops = nn.ModuleList(make_op(name, channels, affine, track) for name in ops)
+
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, index: int | None = None) -> torch.Tensor:
+        if index is not None:
+            return self.ops[index](x) * weights[index]
+        # 'none' contributes exactly zero (and zero gradient): skipping it changes nothing but time
+        terms = [w * op(x) for w, op in zip(weights, self.ops) if not isinstance(op, Zero)]
+        return sum(terms[1:], terms[0]) if terms else x.mul(0.0)
+
+
+class SearchCell(nn.Module):
+    def __init__(self, ops: Sequence[str], channels: int, affine: bool, track: bool):
+        super().__init__()
+        self.edges = nn.ModuleList(MixedOp(ops, channels, affine, track) for _ in nb201.EDGES)
+
+    def forward(self, x: torch.Tensor, mixing: Mixing) -> torch.Tensor:
+        nodes = [x]
+        index = None if mixing.index is None else mixing.index.tolist()
+        for target in range(1, nb201.NUM_NODES):
+            total = None
+            for e, (source, tgt) in enumerate(nb201.EDGES):
+                if tgt != target:
+                    continue
+                out = self.edges[e](nodes[source], mixing.weights[e], None if index is None else index[e])
+                total = out if total is None else total + out
+            nodes.append(total)
+        return nodes[-1]
+
+
+class NB201Supernet(nn.Module):
+    """The search network. ``alpha`` is a parameter of its own; :meth:`weights` yields the rest."""
+
+    def __init__(self, num_classes: int, ops: Sequence[str] = nb201.OPS, channels: int = 16,
+                 cells_per_stage: int = 5, affine: bool = False, track_running_stats: bool = True):
+        super().__init__()
+        unknown = [op for op in ops if op not in nb201.OPS]
+        if unknown or not ops:
+            raise ValueError(f"ops must be a non-empty subset of {nb201.OPS}, got {tuple(ops)}")
+        self.ops = tuple(ops)
+        self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
+        layers: list[nn.Module] = []
+        c_prev = channels
+        for stage, width in enumerate((channels, 2 * channels, 4 * channels)):
+            if stage > 0:
+                layers.append(ResidualReduction(c_prev, width, affine=True, track=track_running_stats))
+            layers += [SearchCell(self.ops, width, affine, track_running_stats) for _ in range(cells_per_stage)]
+            c_prev = width
+        self.layers = nn.ModuleList(layers)
+        self.head = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=False))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_prev, num_classes)
+        self.alpha = nn.Parameter(1e-3 * torch.randn(len(nb201.EDGES), len(self.ops)))
+
+    def weights(self) -> Iterator[nn.Parameter]:
+        """The network weights w (everything but alpha)."""
+        return (p for name, p in self.named_parameters() if name != "alpha")
+
+    def forward(self, x: torch.Tensor, mixing: Mixing) -> torch.Tensor:
+        x = self.stem(x)
+        for layer in self.layers:
+            x = layer(x, mixing) if isinstance(layer, SearchCell) else layer(x)
+        return self.classifier(self.pool(self.head(x)).flatten(1))

@@ -1,0 +1,74 @@
+"""Every setting of a differentiable search; defaults are the NB201 reference settings (NB201
+paper App. B / its DARTS and GDAS configs), proxy scale changes only sizes."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from bench_toolkit.errors import BenchToolkitError
+from bench_toolkit.spaces import nb201
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    epochs: int = 50
+    batch_size: int = 64
+    # weights w: SGD, cosine per iteration from lr to lr_min
+    w_lr: float = 0.025
+    w_lr_min: float = 0.001
+    w_momentum: float = 0.9
+    w_nesterov: bool = True
+    w_weight_decay: float = 5e-4
+    grad_clip: float = 5.0
+    # architecture alpha: Adam
+    a_lr: float = 3e-4
+    a_beta1: float = 0.5
+    a_beta2: float = 0.999
+    a_weight_decay: float = 1e-3
+    alpha_first: bool = False  # default order: weight step, then alpha step
+    unrolled_fd_radius: float = 0.01  # DARTS-V2 finite-difference radius (DARTS Sec. 2.3)
+    # supernet
+    ops: tuple[str, ...] = nb201.OPS
+    channels: int = 16
+    cells_per_stage: int = 5
+    affine: bool = False
+    track_running_stats: bool = True
+    # GDAS temperature (linear over the run's epochs)
+    tau_max: float = 10.0
+    tau_min: float = 0.1
+    # data size (None: all images, native resolution)
+    images_per_class: int | None = None
+    resolution: int | None = None
+    augment: bool = True
+    # derivation
+    derive_exclude_none: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def updated(self, settings: dict[str, Any]) -> "SearchConfig":
+        """A copy with ``settings`` applied; an unknown key lists the known ones."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise BenchToolkitError(f"unknown search setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        settings = {k: tuple(v) if k == "ops" else v for k, v in settings.items()}
+        if "ops" in settings and (not settings["ops"] or set(settings["ops"]) - set(nb201.OPS)):
+            raise BenchToolkitError(f"ops must be a non-empty subset of {', '.join(nb201.OPS)}, got {settings['ops']}")
+        return replace(self, **settings)
+
+
+PROXY_SCALE: dict[str, Any] = {"images_per_class": 64, "resolution": 16, "channels": 8, "cells_per_stage": 1, "batch_size": 32}
+"""``--scale proxy``: fewer and smaller images, a narrower and shallower supernet; nothing else."""
+
+SCALES: dict[str, dict[str, Any]] = {"paper": {}, "proxy": PROXY_SCALE}
+
+
+def config_for(scale: str, method_defaults: dict[str, Any], settings: dict[str, Any]) -> SearchConfig:
+    """Paper defaults, then the method's own defaults, then the scale's sizes, then user settings."""
+    if scale not in SCALES:
+        raise BenchToolkitError(f"unknown scale '{scale}'; choose one of: {', '.join(SCALES)}")
+    return SearchConfig().updated({**method_defaults, **SCALES[scale], **settings})
+
+

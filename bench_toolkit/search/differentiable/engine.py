@@ -1,0 +1,197 @@
+"""The one differentiable-search loop: train supernet weights and alpha on paired batches, record
+the diagnostics every epoch, checkpoint, resume.
+
+A method (:data:`METHODS`) is composed of small parts, not a copy of the loop: how alpha enters
+the mixed ops (:mod:`.mixing`), how the alpha gradient is obtained (:mod:`.architect`), and its
+own default settings. Per iteration: weight step on a search-train batch, then alpha step on the
+paired search-valid batch (``alpha_first`` swaps them).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from bench_toolkit.benchmarks import Benchmark
+from bench_toolkit.data.batches import PairedBatches
+from bench_toolkit.diagnostics.recorder import (
+    benchmark_answers, derive, edge_softmax, normalized_entropy, operation_magnitudes,
+)
+from bench_toolkit.errors import BenchToolkitError
+from bench_toolkit.fileio import write_atomic
+from bench_toolkit.nn.supernet import Mixing, NB201Supernet
+from bench_toolkit.search.differentiable.architect import first_order, unrolled
+from bench_toolkit.search.differentiable.config import SearchConfig
+from bench_toolkit.search.differentiable.mixing import GumbelMixing, softmax_mixing
+from bench_toolkit.spaces import nb201
+
+MixingPolicy = Callable[[torch.Tensor, torch.Generator, int], Mixing]
+
+
+@dataclass(frozen=True)
+class Method:
+    """A differentiable search method as a composition of parts."""
+
+    name: str
+    architect: Callable[[SearchConfig], Callable[..., tuple[torch.Tensor, torch.Tensor]]]
+    mixing: Callable[[SearchConfig], MixingPolicy]
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+METHODS: dict[str, Method] = {
+    "darts-v1": Method("darts-v1", lambda c: first_order, lambda c: softmax_mixing),
+    "darts-v2": Method("darts-v2", lambda c: partial(unrolled, fd_radius=c.unrolled_fd_radius), lambda c: softmax_mixing),
+    "gdas": Method("gdas", lambda c: first_order, lambda c: GumbelMixing(c.epochs, c.tau_max, c.tau_min), {"epochs": 250}),
+}
+
+
+def get_method(name: str) -> Method:
+    try:
+        return METHODS[name]
+    except KeyError:
+        raise BenchToolkitError(f"unknown differentiable method '{name}'; choose one of: {', '.join(METHODS)}") from None
+
+
+def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    return float((logits.argmax(dim=-1) == labels).float().mean()) * 100.0
+
+
+class SupernetSearch:
+    """One seeded search: the supernet, both optimisers, the schedule, the RNG, the recorded rows."""
+
+    def __init__(self, method: Method, config: SearchConfig, data: PairedBatches, bench: Benchmark | None, seed: int):
+        self.method, self.config, self.data, self.bench, self.seed = method, config, data, bench, seed
+        torch.manual_seed(seed)
+        random.seed(seed)
+        self.model = NB201Supernet(data.num_classes, config.ops, config.channels, config.cells_per_stage,
+                                   config.affine, config.track_running_stats)
+        self.w_optimizer = torch.optim.SGD(self.model.weights(), lr=config.w_lr, momentum=config.w_momentum,
+                                           nesterov=config.w_nesterov, weight_decay=config.w_weight_decay)
+        self.a_optimizer = torch.optim.Adam([self.model.alpha], lr=config.a_lr, betas=(config.a_beta1, config.a_beta2),
+                                            weight_decay=config.a_weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.w_optimizer, T_max=max(1, config.epochs * len(data)), eta_min=config.w_lr_min)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.mixing = method.mixing(config)
+        self.arch_gradient = method.architect(config)
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self.alphas: list[np.ndarray] = []
+
+    # -- one epoch -------------------------------------------------------------------------------
+
+    def _mix(self, alpha: torch.Tensor) -> Mixing:
+        return self.mixing(alpha, self.generator, self.epoch)
+
+    def _weight_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
+        x, y = batch
+        self.w_optimizer.zero_grad(set_to_none=True)
+        logits = self.model(x, self._mix(self.model.alpha.detach()))
+        loss = F.cross_entropy(logits, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(self.model.weights()), self.config.grad_clip)
+        self.w_optimizer.step()
+        return float(loss.detach()), _accuracy(logits.detach(), y)
+
+    def _alpha_step(self, train: tuple[torch.Tensor, torch.Tensor], valid: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
+        self.a_optimizer.zero_grad(set_to_none=True)
+        lr = self.scheduler.get_last_lr()[0]
+        loss, logits = self.arch_gradient(self.model, train, valid, self._mix, lr, self.config.w_weight_decay)
+        self.a_optimizer.step()
+        return float(loss), _accuracy(logits, valid[1])
+
+    def train_epoch(self) -> dict[str, Any]:
+        """Run one epoch and return its history row."""
+        self.model.train()
+        start = time.perf_counter()
+        sums = np.zeros(4)
+        batches = tqdm(self.data.epoch(self.generator), total=len(self.data), leave=False, disable=None,
+                       desc=f"seed {self.seed} epoch {self.epoch + 1}/{self.config.epochs}", unit="batch")
+        for train, valid in batches:
+            if self.config.alpha_first:
+                valid_stats = self._alpha_step(train, valid)
+                train_stats = self._weight_step(train)
+            else:
+                train_stats = self._weight_step(train)
+                valid_stats = self._alpha_step(train, valid)
+            self.scheduler.step()
+            sums += (*train_stats, *valid_stats)
+        means = sums / max(1, len(self.data))
+        row = {"train_loss": means[0], "train_acc": means[1], "valid_loss": means[2], "valid_acc": means[3],
+               "epoch_seconds": time.perf_counter() - start}
+        self.epoch += 1
+        return self._record(row)
+
+    def _record(self, stats: dict[str, Any]) -> dict[str, Any]:
+        alpha = self.model.alpha.detach().double().numpy().copy()
+        weights = edge_softmax(alpha)
+        arch = derive(alpha, self.config.ops, self.config.derive_exclude_none)
+        entropy = normalized_entropy(weights)
+        row: dict[str, Any] = {"seed": self.seed, "epoch": self.epoch, "arch": nb201.format_arch(arch),
+                               "entropy": float(entropy.mean())}
+        row.update({f"entropy.{i}->{j}": float(h) for (i, j), h in zip(nb201.EDGES, entropy)})
+        row.update({f"magnitude.{op}": m for op, m in operation_magnitudes(weights, self.config.ops).items()})
+        row.update(benchmark_answers(self.bench, arch))
+        row.update(stats)
+        row["lr_w"] = self.scheduler.get_last_lr()[0]
+        row["lr_alpha"] = self.a_optimizer.param_groups[0]["lr"]
+        if isinstance(self.mixing, GumbelMixing):
+            row["temperature"] = self.mixing.temperature(self.epoch - 1)
+        self.history.append(row)
+        self.alphas.append(alpha)
+        return row
+
+    # -- checkpoint ------------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch, "model": self.model.state_dict(), "w_optimizer": self.w_optimizer.state_dict(),
+            "a_optimizer": self.a_optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "python_rng": random.getstate(), "history": self.history, "alphas": self.alphas,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch = state["epoch"]
+        self.model.load_state_dict(state["model"])
+        self.w_optimizer.load_state_dict(state["w_optimizer"])
+        self.a_optimizer.load_state_dict(state["a_optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        random.setstate(state["python_rng"])
+        self.history, self.alphas = list(state["history"]), list(state["alphas"])
+
+    def save(self, path: Path) -> None:
+        """Write the checkpoint atomically (a kill mid-write leaves the previous one intact)."""
+        write_atomic(path, lambda tmp: torch.save(self.state_dict(), tmp))
+
+    def load(self, path: Path) -> None:
+        # our own checkpoint: numpy arrays and Python objects beside tensors, hence weights_only=False
+        self.load_state_dict(torch.load(path, map_location="cpu", weights_only=False))
+
+
+def summary_of(rows: list[dict[str, Any]], bench: Benchmark | None) -> dict[str, Any]:
+    """Per seed the final cell and its benchmark answers; mean and std of each answer over seeds."""
+    final_rows: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        final_rows[row["seed"]] = row  # rows are in epoch order: the last one per seed wins
+    datasets = bench.datasets if bench is not None else ()
+    answer_keys = [k for k in rows[-1] if k.split(".")[0] in datasets]
+    summary: dict[str, Any] = {
+        "per_seed": [{k: r[k] for k in ("seed", "epoch", "arch", *answer_keys)} for r in final_rows.values()]
+    }
+    for key in answer_keys:
+        values = [r[key] for r in final_rows.values()]
+        summary[key] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+    return summary

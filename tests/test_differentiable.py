@@ -1,0 +1,172 @@
+"""Differentiable search: DARTS-V2 hypergradient, derivation, recorder values, GDAS sampling,
+resume equality, and an end-to-end proxy search."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bench_toolkit.diagnostics.recorder import derive, edge_softmax, normalized_entropy, operation_magnitudes
+from bench_toolkit.errors import BenchToolkitError
+from bench_toolkit.nn.supernet import NB201Supernet
+from bench_toolkit.search.differentiable import SearchConfig, config_for, resume_supernet_search, run_supernet_search
+from bench_toolkit.search.differentiable.architect import unrolled
+from bench_toolkit.search.differentiable.mixing import GumbelMixing, softmax_mixing
+from bench_toolkit.spaces import nb201
+
+
+def _tiny_supernet(ops=nb201.OPS) -> NB201Supernet:
+    torch.manual_seed(0)
+    model = NB201Supernet(num_classes=3, ops=ops, channels=2, cells_per_stage=1).double()
+    with torch.no_grad():
+        model.alpha.normal_(0, 0.5)
+    return model
+
+
+def _batch(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(6, 3, 8, 8, generator=g, dtype=torch.float64), torch.randint(0, 3, (6,), generator=g)
+
+
+def test_darts_v2_hypergradient_matches_finite_differences():
+    """d/d alpha of L_val(w - xi (grad_w L_train(w, alpha) + lambda w), alpha), by central differences."""
+    model = _tiny_supernet()
+    train, valid = _batch(1), _batch(2)
+    xi, wd = 0.05, 5e-4
+    mix = lambda a: softmax_mixing(a, None, 0)  # noqa: E731
+    # a small radius: at DARTS's 0.01 the difference also measures ReLU kinks (see unrolled's docstring)
+    unrolled(model, train, valid, mix, xi, wd, fd_radius=1e-6)
+    ours = model.alpha.grad.clone()
+
+    names = [n for n, _ in model.named_parameters() if n != "alpha"]
+    weights0 = {n: p.detach().clone() for n, p in model.named_parameters() if n != "alpha"}
+
+    def unrolled_val_loss(alpha: torch.Tensor) -> float:
+        params = {n: w.clone().requires_grad_(True) for n, w in weights0.items()}
+        out = torch.func.functional_call(model, {**params, "alpha": alpha}, (train[0], mix(alpha)))
+        grads = torch.autograd.grad(F.cross_entropy(out, train[1]), [params[n] for n in names])
+        stepped = {n: (params[n] - xi * (g + wd * params[n])).detach() for n, g in zip(names, grads)}
+        out = torch.func.functional_call(model, {**stepped, "alpha": alpha}, (valid[0], mix(alpha)))
+        return float(F.cross_entropy(out, valid[1]))
+
+    h = 1e-5
+    alpha0 = model.alpha.detach().clone()
+    numeric = torch.zeros_like(alpha0)
+    for index in np.ndindex(*alpha0.shape):
+        plus, minus = alpha0.clone(), alpha0.clone()
+        plus[index] += h
+        minus[index] -= h
+        numeric[index] = (unrolled_val_loss(plus) - unrolled_val_loss(minus)) / (2 * h)
+    assert torch.allclose(ours, numeric, rtol=1e-3, atol=1e-6), (ours - numeric).abs().max()
+    assert ours.abs().max() > 1e-3  # a non-trivial gradient
+    assert SearchConfig().unrolled_fd_radius == 0.01  # the DARTS paper's radius is the default
+
+
+def test_derivation_by_hand():
+    alpha = np.array([[3.0, 1, 0, 0, 0], [0, 0, 0, 2, 0], [0, 0, 0, 0, 1], [5, 0, 4, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0]])
+    assert derive(alpha, nb201.OPS) == ("none", "nor_conv_3x3", "avg_pool_3x3", "none", "skip_connect", "nor_conv_1x1")
+    assert derive(alpha, nb201.OPS, exclude_none=True) == (
+        "skip_connect", "nor_conv_3x3", "avg_pool_3x3", "nor_conv_1x1", "skip_connect", "nor_conv_1x1")
+    no_skip = tuple(op for op in nb201.OPS if op != "skip_connect")
+    assert derive(np.eye(6, 4), no_skip)[:4] == no_skip
+    with pytest.raises(BenchToolkitError, match="no candidate op"):
+        derive(np.zeros((6, 1)), ("none",), exclude_none=True)
+
+
+def test_recorder_values_on_hand_made_alpha():
+    uniform = edge_softmax(np.full((6, 5), 0.7))
+    assert normalized_entropy(uniform) == pytest.approx(np.ones(6))
+    assert operation_magnitudes(uniform, nb201.OPS) == pytest.approx({op: 0.2 for op in nb201.OPS})
+    # two ops at 1/2 each on every edge: entropy ln 2 / ln 5
+    half = np.zeros((6, 5))
+    half[:, :2] = 0.5
+    assert normalized_entropy(half) == pytest.approx(np.full(6, math.log(2) / math.log(5)))
+    # Eq. 11 by hand: conv3x3 wins 3 of 6 edges with weight 0.9 (others 0.025 each)
+    weights = np.full((6, 5), 0.2)
+    weights[:3] = [0.025, 0.025, 0.025, 0.9, 0.025]
+    m = operation_magnitudes(weights, nb201.OPS)
+    assert m["nor_conv_3x3"] == pytest.approx((3 * 0.9 + 3 * 0.2) / 6)
+    assert m["none"] == pytest.approx((3 * 0.025 + 3 * 0.2) / 6)
+    assert normalized_entropy(np.eye(5)[[0, 1, 2, 3, 4, 0]]) == pytest.approx(np.zeros(6), abs=1e-12)
+
+
+def test_gdas_temperature_and_straight_through_sampling():
+    gumbel = GumbelMixing(epochs=250)
+    assert gumbel.temperature(0) == 10.0 and gumbel.temperature(249) == pytest.approx(0.1)
+    assert gumbel.temperature(124) == pytest.approx(10 - 9.9 * 124 / 249)
+    alpha = torch.zeros(6, 5, requires_grad=True)
+    mixing = gumbel(alpha, torch.Generator().manual_seed(0), 0)
+    assert torch.allclose(mixing.weights.detach().sum(-1), torch.ones(6))
+    assert torch.equal(mixing.weights.detach().argmax(-1), mixing.index)
+    assert set(mixing.weights.detach().flatten().tolist()) <= {0.0, 1.0}  # forward value is one-hot
+    (mixing.weights * torch.arange(5.0)).sum().backward()
+    assert alpha.grad.abs().sum() > 0  # gradient reaches alpha through the soft part
+    # sampling is uniform over ops for uniform alpha
+    g = torch.Generator().manual_seed(1)
+    picks = torch.cat([gumbel(torch.zeros(6, 5), g, 100).index for _ in range(500)])
+    assert (torch.bincount(picks, minlength=5).float() / len(picks) - 0.2).abs().max() < 0.03
+
+
+def test_supernet_on_an_op_subset_and_its_batchnorm():
+    ops = ("none", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+    model = NB201Supernet(num_classes=10, ops=ops, channels=4, cells_per_stage=2)
+    assert model.alpha.shape == (6, 4) and model.alpha.abs().max() < 0.01  # 1e-3 * N(0, 1)
+    out = model(torch.randn(2, 3, 16, 16), softmax_mixing(model.alpha, None, 0))
+    assert out.shape == (2, 10)
+    cell_bns = [m for name, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d) and "edges" in name]
+    assert cell_bns and all(not bn.affine for bn in cell_bns)
+    assert sum(1 for _ in model.weights()) == sum(1 for _ in model.parameters()) - 1
+
+
+PROXY = {"epochs": 2, "images_per_class": 24, "resolution": 8, "channels": 4, "batch_size": 16}
+
+
+def test_end_to_end_proxy_search_writes_the_history_contract(tmp_path):
+    config = config_for("proxy", {}, PROXY)
+    history = run_supernet_search("darts-v1", config, "digits", "analog", [0, 1], tmp_path / "run", scale="proxy")
+    assert len(history) == 4 and history.groupby("seed")["epoch"].apply(list).tolist() == [[1, 2], [1, 2]]
+    required = ["seed", "epoch", "arch", "entropy", *[f"magnitude.{op}" for op in nb201.OPS], "cifar10.test_acc",
+                "train_loss", "valid_loss", "train_acc", "valid_acc", "epoch_seconds"]
+    assert set(required) <= set(history.columns)
+    assert np.allclose(history[[f"magnitude.{op}" for op in nb201.OPS]].sum(axis=1), 1.0)
+    from bench_toolkit.benchmarks import load_benchmark
+
+    bench = load_benchmark("analog")
+    assert all(row["cifar10.test_acc"] == bench.query(row["arch"]) for _, row in history.iterrows())
+    saved = pd.read_parquet(tmp_path / "run" / "history.parquet")
+    pd.testing.assert_frame_equal(saved, history)
+    alphas = pd.read_parquet(tmp_path / "run" / "alphas.parquet")
+    assert len(alphas) == 2 * 2 * 6 * 5
+    final = json.loads((tmp_path / "run" / "final.json").read_text())
+    assert [s["arch"] for s in final["per_seed"]] == history.groupby("seed")["arch"].last().tolist()
+    with pytest.raises(BenchToolkitError, match="already holds a run; continue it with --resume"):
+        run_supernet_search("darts-v1", config, "digits", "analog", [0], tmp_path / "run")
+
+
+class _Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("algo", ["darts-v1", "gdas"])
+def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path, algo):
+    config = config_for("proxy", {}, {**PROXY, "epochs": 3})
+    straight = run_supernet_search(algo, config, "digits", None, [5], tmp_path / "straight")
+
+    def kill_after_first_epoch(search, row):
+        if search.epoch == 1:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        run_supernet_search(algo, config, "digits", None, [5], tmp_path / "killed", callbacks=[kill_after_first_epoch])
+    assert len(pd.read_parquet(tmp_path / "killed" / "history.parquet")) == 1
+    resumed = resume_supernet_search(tmp_path / "killed")
+    columns = [c for c in straight.columns if c != "epoch_seconds"]
+    pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "killed" / "alphas.parquet"),
+                                  pd.read_parquet(tmp_path / "straight" / "alphas.parquet"), check_exact=True)
