@@ -53,19 +53,34 @@ def cmd_table(args: argparse.Namespace) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> None:
+    from bench_toolkit.search.blackbox import ALGORITHMS
+    from bench_toolkit.search.differentiable import METHODS
+    from bench_toolkit.spaces import get_space
+
+    if args.resume:
+        return _search_differentiable(args)
+    if not args.algo or not args.out:
+        raise BenchToolkitError("search needs --algo and --out (or --resume DIR to continue a run)")
+    get_space(args.space)
+    if args.seeds < 1:
+        raise BenchToolkitError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.algo in ALGORITHMS:
+        return _search_blackbox(args)
+    if args.algo in METHODS:
+        return _search_differentiable(args)
+    raise BenchToolkitError(
+        f"unknown search algorithm '{args.algo}'; black-box: {', '.join(ALGORITHMS)}; differentiable: {', '.join(METHODS)}"
+    )
+
+
+def _search_blackbox(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from bench_toolkit.benchmarks import load_benchmark
     from bench_toolkit.search import BlackBoxRun, Budget, Protocol, run_blackbox, summarise
-    from bench_toolkit.search.blackbox import get_algorithm
-    from bench_toolkit.spaces import get_space
 
-    get_space(args.space)
-    get_algorithm(args.algo)
-    if args.seeds < 1:
-        raise BenchToolkitError(f"--seeds must be at least 1, got {args.seeds}")
-    bench = load_benchmark(args.benchmark)
-    protocol = Protocol.resolve(bench, args.dataset, args.metric, args.epochs, args.report_dataset, args.report_epochs)
+    bench = load_benchmark(args.benchmark or DEFAULT_BENCHMARK)
+    protocol = Protocol.resolve(bench, args.dataset, args.metric, args.select_epochs, args.report_dataset, args.report_epochs)
     run = BlackBoxRun(
         algo=args.algo, protocol=protocol, budget=Budget(args.budget, args.time_budget),
         seeds=tuple(range(args.seeds)), space=args.space, params=dict(args.set),
@@ -80,10 +95,35 @@ def cmd_search(args: argparse.Namespace) -> None:
     )
 
 
-def cmd_plot(args: argparse.Namespace) -> None:
-    from bench_toolkit.analysis import anytime_plot, load_runs
+def _search_differentiable(args: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
 
-    path = anytime_plot(load_runs(args.runs), args.out, x=args.x)
+    from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
+
+    if args.resume:
+        out = Path(args.resume)
+        resume_supernet_search(out, device=args.device)
+    else:
+        out = Path(args.out)
+        settings = dict(args.set)
+        if args.epochs is not None:
+            settings["epochs"] = args.epochs
+        config = config_for(args.scale, get_method(args.algo).defaults, settings)
+        run_supernet_search(args.algo, config, args.data, args.benchmark or DEFAULT_BENCHMARK,
+                            list(range(args.seeds)), out, scale=args.scale, device=args.device)
+    final = json.loads((out / "final.json").read_text())
+    seeds = len(final["per_seed"])
+    answers = [f"{key} {value['mean']:.2f} ± {value['std']:.2f}" for key, value in final.items()
+               if key.endswith(".test_acc")]
+    print(f"final cells over {seeds} seed(s): {'; '.join(answers) or 'no benchmark answers'}; run directory {out}")
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    from bench_toolkit.analysis import anytime_plot, epoch_plot, load_runs
+
+    runs = load_runs(args.runs)
+    path = anytime_plot(runs, args.out, x=args.x) if args.kind == "anytime" else epoch_plot(runs, args.kind, args.out)
     print(f"wrote {path}")
 
 
@@ -110,24 +150,32 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = commands.add_parser("search", help="run a search over seeds and write a run directory")
     s.add_argument("--space", default="nb201", help="search space (nb201)")
-    s.add_argument("--algo", required=True, help="random, rea or reinforce")
-    s.add_argument("--benchmark", default=DEFAULT_BENCHMARK, help=BENCHMARK_HELP)
-    s.add_argument("--budget", type=int, help="number of queries per seed")
-    s.add_argument("--time-budget", type=float, help="simulated training seconds per seed (needs train_time)")
+    s.add_argument("--algo", help="black-box: random, rea, reinforce; differentiable: darts-v1, darts-v2, gdas")
+    s.add_argument("--benchmark", help=BENCHMARK_HELP)
     s.add_argument("--seeds", type=int, default=1, help="number of seeds, run as 0..K-1")
-    s.add_argument("--out", required=True, help="run directory to write")
-    s.add_argument("--dataset", help="selection dataset (default: cifar10-valid where recorded)")
-    s.add_argument("--metric", help="selection metric (default: valid_acc where recorded, else test_acc)")
-    s.add_argument("--epochs", type=int, help="epochs of the selection metric (default: 12 where recorded)")
-    s.add_argument("--report-dataset", help="dataset whose test_acc is reported (default: cifar10)")
-    s.add_argument("--report-epochs", type=int, help="epochs of the reported test_acc (default: 200 where recorded)")
+    s.add_argument("--out", help="run directory to write")
     s.add_argument("--set", action="append", default=[], type=_parse_setting, metavar="KEY=VALUE",
-                   help="algorithm parameter, e.g. population_size=20 (repeatable)")
+                   help="algorithm parameter or search setting, e.g. population_size=20, a_lr=0.001 (repeatable)")
+    blackbox = s.add_argument_group("black-box search (random, rea, reinforce)")
+    blackbox.add_argument("--budget", type=int, help="number of queries per seed")
+    blackbox.add_argument("--time-budget", type=float, help="simulated training seconds per seed (needs train_time)")
+    blackbox.add_argument("--dataset", help="selection dataset (default: cifar10-valid where recorded)")
+    blackbox.add_argument("--metric", help="selection metric (default: valid_acc where recorded, else test_acc)")
+    blackbox.add_argument("--select-epochs", type=int, help="epochs of the selection metric (default: 12 where recorded)")
+    blackbox.add_argument("--report-dataset", help="dataset whose test_acc is reported (default: cifar10)")
+    blackbox.add_argument("--report-epochs", type=int, help="epochs of the reported test_acc (default: 200 where recorded)")
+    supernet = s.add_argument_group("differentiable search (darts-v1, darts-v2, gdas)")
+    supernet.add_argument("--data", default="digits",
+                          help="data SPEC: digits (embedded, smoke scale), cifar10:PATH, cifar100:PATH, imagefolder:PATH")
+    supernet.add_argument("--epochs", type=int, help="search epochs (default: 50; GDAS 250)")
+    supernet.add_argument("--scale", default="paper", choices=["paper", "proxy"], help="proxy: fewer, smaller images and a smaller supernet")
+    supernet.add_argument("--resume", metavar="DIR", help="continue the killed run in DIR with its own settings")
+    supernet.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     s.set_defaults(func=cmd_search)
 
     p = commands.add_parser("plot", help="draw a figure from run directories")
     p.add_argument("runs", nargs="+", help="run directories")
-    p.add_argument("--kind", default="anytime", choices=["anytime"], help="figure type")
+    p.add_argument("--kind", default="anytime", help="anytime (black-box), magnitude, entropy or accuracy (differentiable)")
     p.add_argument("--x", default="queries", choices=["queries", "time"], help="anytime x-axis")
     p.add_argument("--out", required=True, help="image file (.png, .pdf, .svg)")
     p.set_defaults(func=cmd_plot)

@@ -35,7 +35,11 @@ def test_query_on_the_real_table(capsys, nb201_csv):
         (["query", "--arch", ARCH, "--metric", "flops"], "has no metric 'flops'"),
         (["query", "--arch", ARCH, "--benchmark", "nb201:/does/not/exist.pth"], "does not exist"),
         (["query", "--arch", ARCH, "--benchmark", "nasbench101"], "unknown benchmark spec"),
-        (["search", "--algo", "darts-v9", "--budget", "3", "--out", "x"], "unknown black-box algorithm 'darts-v9'"),
+        (["search", "--algo", "darts-v9", "--budget", "3", "--out", "x"], "unknown search algorithm 'darts-v9'"),
+        (["search", "--algo", "gdas", "--set", "bogus=1", "--out", "x"], "unknown search setting(s) bogus"),
+        (["search", "--resume", "/no/such/run"], "not a run directory to resume"),
+        (["search", "--algo", "darts-v1", "--data", "cifar10:/no/such/dir", "--out", "x"], "does not exist"),
+        (["plot", "/no/such/run", "--kind", "magnitude", "--out", "f.png"], "not a run directory"),
         (["search", "--algo", "rea", "--out", "x"], "needs a budget"),
         (["table", "--out", "whole.xlsx"], "use .csv or .parquet"),
         (["plot", "/no/such/run", "--out", "f.png"], "not a run directory"),
@@ -85,3 +89,21 @@ def test_process_level_contract_and_lazy_torch():
     assert ok.returncode == 0 and ok.stdout.split()[-1] == "False"
     bad = subprocess.run([sys.executable, "-m", "bench_toolkit.cli", "query", "--arch", "oops"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_differentiable_search_plots_and_resume(tmp_path, capsys):
+    out = tmp_path / "darts"
+    argv = ["search", "--space", "nb201", "--algo", "darts-v1", "--data", "digits", "--benchmark", "analog",
+            "--epochs", "2", "--seeds", "2", "--scale", "proxy", "--set", "images_per_class=16", "--out", str(out)]
+    assert main(argv) == 0
+    final = json.loads((out / "final.json").read_text())
+    stats = final["cifar10.test_acc"]
+    assert f"cifar10.test_acc {stats['mean']:.2f} ± {stats['std']:.2f}" in capsys.readouterr().out
+    config = json.loads((out / "config.json").read_text())
+    assert config["scale"] == "proxy" and config["config"]["channels"] == 8 and config["config"]["images_per_class"] == 16
+    for kind in ("magnitude", "entropy", "accuracy"):
+        assert main(["plot", str(out), "--kind", kind, "--out", str(tmp_path / f"{kind}.png")]) == 0
+        assert (tmp_path / f"{kind}.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["search", "--resume", str(out)]) == 0  # a finished run resumes to the same result
+    assert json.loads((out / "final.json").read_text()) == final
+    assert main(["plot", str(out), "--kind", "anytime", "--out", str(tmp_path / "x.png")]) == 2

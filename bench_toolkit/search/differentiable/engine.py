@@ -69,12 +69,14 @@ def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
 class SupernetSearch:
     """One seeded search: the supernet, both optimisers, the schedule, the RNG, the recorded rows."""
 
-    def __init__(self, method: Method, config: SearchConfig, data: PairedBatches, bench: Benchmark | None, seed: int):
+    def __init__(self, method: Method, config: SearchConfig, data: PairedBatches, bench: Benchmark | None, seed: int,
+                 device: str = "cpu"):
         self.method, self.config, self.data, self.bench, self.seed = method, config, data, bench, seed
+        self.device = torch.device(device)
         torch.manual_seed(seed)
         random.seed(seed)
         self.model = NB201Supernet(data.num_classes, config.ops, config.channels, config.cells_per_stage,
-                                   config.affine, config.track_running_stats)
+                                   config.affine, config.track_running_stats).to(self.device)
         self.w_optimizer = torch.optim.SGD(self.model.weights(), lr=config.w_lr, momentum=config.w_momentum,
                                            nesterov=config.w_nesterov, weight_decay=config.w_weight_decay)
         self.a_optimizer = torch.optim.Adam([self.model.alpha], lr=config.a_lr, betas=(config.a_beta1, config.a_beta2),
@@ -92,6 +94,9 @@ class SupernetSearch:
 
     def _mix(self, alpha: torch.Tensor) -> Mixing:
         return self.mixing(alpha, self.generator, self.epoch)
+
+    def _to_device(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        return batch[0].to(self.device, non_blocking=True), batch[1].to(self.device, non_blocking=True)
 
     def _weight_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
         x, y = batch
@@ -118,6 +123,7 @@ class SupernetSearch:
         batches = tqdm(self.data.epoch(self.generator), total=len(self.data), leave=False, disable=None,
                        desc=f"seed {self.seed} epoch {self.epoch + 1}/{self.config.epochs}", unit="batch")
         for train, valid in batches:
+            train, valid = self._to_device(train), self._to_device(valid)
             if self.config.alpha_first:
                 valid_stats = self._alpha_step(train, valid)
                 train_stats = self._weight_step(train)
@@ -133,7 +139,7 @@ class SupernetSearch:
         return self._record(row)
 
     def _record(self, stats: dict[str, Any]) -> dict[str, Any]:
-        alpha = self.model.alpha.detach().double().numpy().copy()
+        alpha = self.model.alpha.detach().cpu().double().numpy()
         weights = edge_softmax(alpha)
         arch = derive(alpha, self.config.ops, self.config.derive_exclude_none)
         entropy = normalized_entropy(weights)

@@ -28,7 +28,8 @@ class GumbelMixing:
 
     def __call__(self, alpha: torch.Tensor, generator: torch.Generator, epoch: int) -> Mixing:
         tau = self.temperature(epoch)
-        gumbels = -torch.empty_like(alpha).exponential_(generator=generator).log()
+        # drawn on the CPU generator (whose state checkpoints save), then moved to alpha's device
+        gumbels = -torch.empty(alpha.shape, dtype=alpha.dtype).exponential_(generator=generator).log().to(alpha.device)
         soft = ((alpha.log_softmax(dim=-1) + gumbels) / tau).softmax(dim=-1)
         index = soft.argmax(dim=-1)
         hard = torch.zeros_like(soft).scatter_(-1, index.unsqueeze(-1), 1.0)

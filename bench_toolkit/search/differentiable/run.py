@@ -54,6 +54,7 @@ def alpha_table(search: SupernetSearch) -> pd.DataFrame:
 def run_supernet_search(
     algo: str, config: SearchConfig, data_spec: str, benchmark_spec: str | None, seeds: Sequence[int],
     out_dir: str | Path, scale: str = "paper", resume: bool = False, callbacks: Sequence[EpochCallback] = (),
+    device: str = "cpu",
 ) -> pd.DataFrame:
     """Search once per seed, writing the run directory after every epoch; return the history."""
     method = get_method(algo)
@@ -69,7 +70,7 @@ def run_supernet_search(
     })
     done: list[SupernetSearch] = []
     for seed in seeds:
-        search = SupernetSearch(method, config, data, bench, seed)
+        search = SupernetSearch(method, config, data, bench, seed, device)
         checkpoint = checkpoints / f"seed_{seed}.pt"
         if resume and checkpoint.exists():
             search.load(checkpoint)
@@ -91,7 +92,7 @@ def _write_tables(out: Path, searches: list[SupernetSearch], bench: Benchmark | 
     write_json(out / "final.json", summary_of(rows, bench))
 
 
-def resume_supernet_search(out_dir: str | Path, callbacks: Sequence[EpochCallback] = ()) -> pd.DataFrame:
+def resume_supernet_search(out_dir: str | Path, callbacks: Sequence[EpochCallback] = (), device: str = "cpu") -> pd.DataFrame:
     """Continue the run in ``out_dir`` from its checkpoints, with the settings it was started with."""
     path = Path(out_dir) / "config.json"
     if not path.is_file():
@@ -101,4 +102,4 @@ def resume_supernet_search(out_dir: str | Path, callbacks: Sequence[EpochCallbac
         raise BenchToolkitError(f"'{out_dir}' is a {saved.get('kind')} run; only differentiable searches resume")
     config = SearchConfig().updated(saved["config"])
     return run_supernet_search(saved["algo"], config, saved["data"], saved["benchmark"], saved["seeds"], out_dir,
-                               saved["scale"], resume=True, callbacks=callbacks)
+                               saved["scale"], resume=True, callbacks=callbacks, device=device)
