@@ -153,9 +153,23 @@ class _Killed(Exception):
     pass
 
 
+def test_recording_every_k_steps(tmp_path):
+    per_epoch = (24 * 10 // 2) // 16  # (images per class * classes / 2 halves) // batch size = 7
+    for k, expected in [(2, [2, 4, 6, 8, 10, 12, 14]), (1, list(range(1, 15)))]:
+        config = config_for("proxy", {}, {**PROXY, "record_every_steps": k})
+        history = run_supernet_search("darts-v1", config, "digits", None, [0], tmp_path / f"every{k}")
+        steps = pd.read_parquet(tmp_path / f"every{k}" / "steps.parquet")
+        assert steps["step"].tolist() == expected
+    # the step that ends epoch 1 saw the same alpha as epoch 1's history row
+    end_of_epoch = steps[steps["step"] == per_epoch].iloc[0]
+    for column in ("arch", "entropy", "magnitude.nor_conv_3x3", "magnitude.none"):
+        assert end_of_epoch[column] == history.iloc[0][column]
+    assert end_of_epoch["epoch"] == 1
+
+
 @pytest.mark.parametrize("algo", ["darts-v1", "gdas"])
 def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path, algo):
-    config = config_for("proxy", {}, {**PROXY, "epochs": 3})
+    config = config_for("proxy", {}, {**PROXY, "epochs": 3, "record_every_steps": 3})
     straight = run_supernet_search(algo, config, "digits", None, [5], tmp_path / "straight")
 
     def kill_after_first_epoch(search, row):
@@ -168,5 +182,6 @@ def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path, algo):
     resumed = resume_supernet_search(tmp_path / "killed")
     columns = [c for c in straight.columns if c != "epoch_seconds"]
     pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "killed" / "alphas.parquet"),
-                                  pd.read_parquet(tmp_path / "straight" / "alphas.parquet"), check_exact=True)
+    for table in ("alphas.parquet", "steps.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "killed" / table),
+                                      pd.read_parquet(tmp_path / "straight" / table), check_exact=True)

@@ -41,8 +41,9 @@ class SearchConfig:
     images_per_class: int | None = None
     resolution: int | None = None
     augment: bool = True
-    # derivation
+    # derivation and recording
     derive_exclude_none: bool = False
+    record_every_steps: int = 0  # also record alpha diagnostics every k iterations (0: per epoch only)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

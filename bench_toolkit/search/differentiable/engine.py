@@ -87,7 +87,9 @@ class SupernetSearch:
         self.mixing = method.mixing(config)
         self.arch_gradient = method.architect(config)
         self.epoch = 0
+        self.step = 0
         self.history: list[dict[str, Any]] = []
+        self.step_rows: list[dict[str, Any]] = []
         self.alphas: list[np.ndarray] = []
 
     # -- one epoch -------------------------------------------------------------------------------
@@ -131,23 +133,36 @@ class SupernetSearch:
                 train_stats = self._weight_step(train)
                 valid_stats = self._alpha_step(train, valid)
             self.scheduler.step()
+            self.step += 1
             sums += (*train_stats, *valid_stats)
+            if self.config.record_every_steps and self.step % self.config.record_every_steps == 0:
+                self.step_rows.append({"seed": self.seed, "epoch": self.epoch + 1, "step": self.step,
+                                       **self._alpha_summary(self._alpha_numpy())})
         means = sums / max(1, len(self.data))
         row = {"train_loss": means[0], "train_acc": means[1], "valid_loss": means[2], "valid_acc": means[3],
                "epoch_seconds": time.perf_counter() - start}
         self.epoch += 1
         return self._record(row)
 
-    def _record(self, stats: dict[str, Any]) -> dict[str, Any]:
-        alpha = self.model.alpha.detach().cpu().double().numpy()
+    def _alpha_numpy(self) -> np.ndarray:
+        return self.model.alpha.detach().cpu().double().numpy()
+
+    def _alpha_summary(self, alpha: np.ndarray) -> dict[str, Any]:
+        """Derived cell, cell-mean and per-edge normalised entropy, operation magnitudes."""
         weights = edge_softmax(alpha)
-        arch = derive(alpha, self.config.ops, self.config.derive_exclude_none)
         entropy = normalized_entropy(weights)
-        row: dict[str, Any] = {"seed": self.seed, "epoch": self.epoch, "arch": nb201.format_arch(arch),
-                               "entropy": float(entropy.mean())}
-        row.update({f"entropy.{i}->{j}": float(h) for (i, j), h in zip(nb201.EDGES, entropy)})
-        row.update({f"magnitude.{op}": m for op, m in operation_magnitudes(weights, self.config.ops).items()})
-        row.update(benchmark_answers(self.bench, arch))
+        summary: dict[str, Any] = {
+            "arch": nb201.format_arch(derive(alpha, self.config.ops, self.config.derive_exclude_none)),
+            "entropy": float(entropy.mean()),
+        }
+        summary.update({f"entropy.{i}->{j}": float(h) for (i, j), h in zip(nb201.EDGES, entropy)})
+        summary.update({f"magnitude.{op}": m for op, m in operation_magnitudes(weights, self.config.ops).items()})
+        return summary
+
+    def _record(self, stats: dict[str, Any]) -> dict[str, Any]:
+        alpha = self._alpha_numpy()
+        row: dict[str, Any] = {"seed": self.seed, "epoch": self.epoch, **self._alpha_summary(alpha)}
+        row.update(benchmark_answers(self.bench, row["arch"]))
         row.update(stats)
         row["lr_w"] = self.scheduler.get_last_lr()[0]
         row["lr_alpha"] = self.a_optimizer.param_groups[0]["lr"]
@@ -165,6 +180,7 @@ class SupernetSearch:
             "a_optimizer": self.a_optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
             "python_rng": random.getstate(), "history": self.history, "alphas": self.alphas,
+            "step": self.step, "step_rows": self.step_rows,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -177,6 +193,7 @@ class SupernetSearch:
         torch.set_rng_state(state["torch_rng"])
         random.setstate(state["python_rng"])
         self.history, self.alphas = list(state["history"]), list(state["alphas"])
+        self.step, self.step_rows = state["step"], list(state["step_rows"])
 
     def save(self, path: Path) -> None:
         """Write the checkpoint atomically (a kill mid-write leaves the previous one intact)."""

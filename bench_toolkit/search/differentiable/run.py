@@ -5,6 +5,7 @@ Run directory::
     DIR/config.json        method, data and benchmark specs, scale, seeds, every setting
     DIR/history.parquet    one row per (seed, epoch): see SupernetSearch._record
     DIR/alphas.parquet     alpha and softmax weight per (seed, epoch, edge, op)
+    DIR/steps.parquet      with record_every_steps=k: cell, entropy, magnitudes every k iterations
     DIR/final.json         per seed the final cell and its benchmark answers; mean and std
     DIR/checkpoints/seed_<k>.pt   the latest epoch of seed k (model, optimisers, schedule, RNG, rows)
 """
@@ -89,6 +90,9 @@ def _write_tables(out: Path, searches: list[SupernetSearch], bench: Benchmark | 
     rows = [row for s in searches for row in s.history]
     write_table(out / "history.parquet", pd.DataFrame(rows))
     write_table(out / "alphas.parquet", pd.concat([alpha_table(s) for s in searches], ignore_index=True))
+    step_rows = [row for s in searches for row in s.step_rows]
+    if step_rows:
+        write_table(out / "steps.parquet", pd.DataFrame(step_rows))
     write_json(out / "final.json", summary_of(rows, bench))
 
 
