@@ -50,15 +50,13 @@ def main() -> None:
     data = PairedBatches(train, valid, config.batch_size)
     search = SupernetSearch(get_method(args.algo), config, data, None, seed=0, device=args.device)
     generator = torch.Generator().manual_seed(0)
-    batches = [(search._to_device(t), search._to_device(v)) for t, v in data.epoch(generator)]
+    search.model.train()
     times = []
-    for k, (train_batch, valid_batch) in enumerate(batches[: args.warmup + args.steps]):
+    for k, (train_batch, valid_batch) in enumerate(list(data.epoch(generator))[: args.warmup + args.steps]):
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
         start = time.perf_counter()
-        search._weight_step(train_batch)
-        search._alpha_step(train_batch, valid_batch)
-        search.scheduler.step()
+        search.train_step(train_batch, valid_batch)
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
         if k >= args.warmup:

@@ -185,3 +185,15 @@ def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path, algo):
     for table in ("alphas.parquet", "steps.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "killed" / table),
                                       pd.read_parquet(tmp_path / "straight" / table), check_exact=True)
+
+
+def test_settings_are_checked_and_layered():
+    config = config_for("proxy", {"epochs": 250}, {"a_lr": 0.001})
+    assert (config.epochs, config.a_lr, config.channels, config.w_lr) == (250, 0.001, 8, 0.025)
+    assert config_for("paper", {}, {}).channels == 16
+    with pytest.raises(BenchToolkitError, match="epochs must be a positive integer"):
+        config_for("paper", {}, {"epochs": 0})
+    with pytest.raises(BenchToolkitError, match="ops must be a non-empty subset"):
+        config_for("paper", {}, {"ops": ["conv_7x7"]})
+    with pytest.raises(BenchToolkitError, match="unknown scale 'huge'"):
+        config_for("huge", {}, {})

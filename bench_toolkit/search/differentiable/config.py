@@ -55,6 +55,9 @@ class SearchConfig:
         if unknown:
             raise BenchToolkitError(f"unknown search setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         settings = {k: tuple(v) if k == "ops" else v for k, v in settings.items()}
+        for key in ("epochs", "batch_size", "channels", "cells_per_stage"):
+            if key in settings and (not isinstance(settings[key], int) or settings[key] < 1):
+                raise BenchToolkitError(f"setting {key} must be a positive integer, got {settings[key]!r}")
         if "ops" in settings and (not settings["ops"] or set(settings["ops"]) - set(nb201.OPS)):
             raise BenchToolkitError(f"ops must be a non-empty subset of {', '.join(nb201.OPS)}, got {settings['ops']}")
         return replace(self, **settings)

@@ -117,6 +117,24 @@ class SupernetSearch:
         self.a_optimizer.step()
         return float(loss), _accuracy(logits, valid[1])
 
+    def train_step(self, train: tuple[torch.Tensor, torch.Tensor], valid: tuple[torch.Tensor, torch.Tensor]) -> np.ndarray:
+        """One iteration: weight step on ``train`` and alpha step on ``valid`` (order per
+        ``alpha_first``), then the learning-rate schedule. Returns train loss, train accuracy,
+        valid loss, valid accuracy."""
+        train, valid = self._to_device(train), self._to_device(valid)
+        if self.config.alpha_first:
+            valid_stats = self._alpha_step(train, valid)
+            train_stats = self._weight_step(train)
+        else:
+            train_stats = self._weight_step(train)
+            valid_stats = self._alpha_step(train, valid)
+        self.scheduler.step()
+        self.step += 1
+        if self.config.record_every_steps and self.step % self.config.record_every_steps == 0:
+            self.step_rows.append({"seed": self.seed, "epoch": self.epoch + 1, "step": self.step,
+                                   **self._alpha_summary(self._alpha_numpy())})
+        return np.array([*train_stats, *valid_stats])
+
     def train_epoch(self) -> dict[str, Any]:
         """Run one epoch and return its history row."""
         self.model.train()
@@ -125,19 +143,7 @@ class SupernetSearch:
         batches = tqdm(self.data.epoch(self.generator), total=len(self.data), leave=False, disable=None,
                        desc=f"seed {self.seed} epoch {self.epoch + 1}/{self.config.epochs}", unit="batch")
         for train, valid in batches:
-            train, valid = self._to_device(train), self._to_device(valid)
-            if self.config.alpha_first:
-                valid_stats = self._alpha_step(train, valid)
-                train_stats = self._weight_step(train)
-            else:
-                train_stats = self._weight_step(train)
-                valid_stats = self._alpha_step(train, valid)
-            self.scheduler.step()
-            self.step += 1
-            sums += (*train_stats, *valid_stats)
-            if self.config.record_every_steps and self.step % self.config.record_every_steps == 0:
-                self.step_rows.append({"seed": self.seed, "epoch": self.epoch + 1, "step": self.step,
-                                       **self._alpha_summary(self._alpha_numpy())})
+            sums += self.train_step(train, valid)
         means = sums / max(1, len(self.data))
         row = {"train_loss": means[0], "train_acc": means[1], "valid_loss": means[2], "valid_acc": means[3],
                "epoch_seconds": time.perf_counter() - start}
