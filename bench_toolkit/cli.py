@@ -99,24 +99,55 @@ def _search_differentiable(args: argparse.Namespace) -> None:
     import json
     from pathlib import Path
 
+    from bench_toolkit.diagnostics.stop import parse_criterion
     from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
+    from bench_toolkit.search.differentiable.presets import get_preset
 
     if args.resume:
         out = Path(args.resume)
         resume_supernet_search(out, device=args.device)
     else:
         out = Path(args.out)
-        settings = dict(args.set)
+        preset = get_preset(args.preset) if args.preset else None
+        if preset and preset.method != args.algo:
+            raise BenchToolkitError(f"preset '{args.preset}' configures {preset.method}, not {args.algo}")
+        settings = {**(preset.settings if preset else {}), **dict(args.set)}
         if args.epochs is not None:
             settings["epochs"] = args.epochs
         config = config_for(args.scale, get_method(args.algo).defaults, settings)
+        stop = {"criterion": args.stop, "op": args.stop_op} if args.stop else None
+        if stop:
+            parse_criterion(args.stop, args.stop_op)  # refuse a bad name before training
         run_supernet_search(args.algo, config, args.data, args.benchmark or DEFAULT_BENCHMARK,
-                            list(range(args.seeds)), out, scale=args.scale, device=args.device)
+                            list(range(args.seeds)), out, scale=args.scale, device=args.device, stop=stop)
     final = json.loads((out / "final.json").read_text())
     seeds = len(final["per_seed"])
     answers = [f"{key} {value['mean']:.2f} ± {value['std']:.2f}" for key, value in final.items()
                if key.endswith(".test_acc")]
     print(f"final cells over {seeds} seed(s): {'; '.join(answers) or 'no benchmark answers'}; run directory {out}")
+
+
+def cmd_stop(args: argparse.Namespace) -> None:
+    from bench_toolkit.analysis.stops import apply_criteria, summarise_selections
+    from bench_toolkit.diagnostics.stop import parse_criterion
+
+    criteria = [parse_criterion(name, args.op) for name in args.criterion]
+    selections = apply_criteria(args.run, criteria, args.mode)
+    answers = [c for c in selections.columns if c.endswith("_acc")]
+    with _wide_pandas():
+        print(selections.assign(fired_at=selections["fired_at"].map(lambda v: "never" if v != v else int(v)))
+              .to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        summary = summarise_selections(selections)
+        for _, row in summary.iterrows():
+            stats = "; ".join(f"{a} {row[a + ' mean']:.2f} ± {row[a + ' std']:.2f}" for a in answers)
+            print(f"{row['criterion']}: {stats or 'no benchmark answers'} over {selections['seed'].nunique()} seed(s)")
+
+
+def _wide_pandas() -> Any:
+    """pandas display options under which a wide table prints one row per line."""
+    import pandas as pd
+
+    return pd.option_context("display.width", 250, "display.max_columns", 50, "display.max_colwidth", 100)
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
@@ -171,7 +202,19 @@ def build_parser() -> argparse.ArgumentParser:
     supernet.add_argument("--scale", default="paper", choices=["paper", "proxy"], help="proxy: fewer, smaller images and a smaller supernet")
     supernet.add_argument("--resume", metavar="DIR", help="continue the killed run in DIR with its own settings")
     supernet.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    supernet.add_argument("--preset", help="a named configuration, e.g. ex-darts, warmup-10, no-skip (see presets.py)")
+    supernet.add_argument("--stop", help="online stop criterion: sc_K, rt_K, darts-es, ss-peak, ss-residual")
+    supernet.add_argument("--stop-op", default="nor_conv_3x3", help="op of the ss-* criteria (default nor_conv_3x3)")
     s.set_defaults(func=cmd_search)
+
+    st = commands.add_parser("stop", help="apply stop criteria to a recorded differentiable-search run")
+    st.add_argument("run", help="run directory")
+    st.add_argument("--criterion", action="append", required=True,
+                    help="sc_K, rt_K, darts-es, ss-peak (Eq. 12) or ss-residual (Eq. 13); repeat for several (Algorithm 2)")
+    st.add_argument("--op", default="nor_conv_3x3", help="op of the ss-* criteria")
+    st.add_argument("--mode", default="rollback", choices=["rollback", "online"],
+                    help="rollback: choose from the whole history (Algorithm 2); online: what an early stop would pick")
+    st.set_defaults(func=cmd_stop)
 
     p = commands.add_parser("plot", help="draw a figure from run directories")
     p.add_argument("runs", nargs="+", help="run directories")

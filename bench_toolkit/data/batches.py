@@ -64,6 +64,12 @@ class PairedBatches:
             x = augment(x, generator)
         return (x - self.mean) / self.std
 
+    def fixed_valid_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first ``batch_size`` search-valid images, normalised, not augmented: a probe batch
+        for diagnostics that draws nothing from the search's generator."""
+        x = self.valid_x[: self.batch_size]
+        return (x - self.mean) / self.std, self.valid_y[: self.batch_size]
+
     def epoch(self, generator: torch.Generator) -> Iterator[tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]]:
         """``((x_train, y_train), (x_valid, y_valid))`` pairs for one epoch."""
         order = torch.randperm(len(self.train_y), generator=generator)

@@ -27,6 +27,7 @@ class SearchConfig:
     a_beta2: float = 0.999
     a_weight_decay: float = 1e-3
     alpha_first: bool = False  # default order: weight step, then alpha step
+    warmup_epochs: int = 0  # epochs at the start in which alpha is frozen and only weights train
     unrolled_fd_radius: float = 0.01  # DARTS-V2 finite-difference radius (DARTS Sec. 2.3)
     # supernet
     ops: tuple[str, ...] = nb201.OPS
@@ -44,6 +45,8 @@ class SearchConfig:
     # derivation and recording
     derive_exclude_none: bool = False
     record_every_steps: int = 0  # also record alpha diagnostics every k iterations (0: per epoch only)
+    hessian_every: int = 0  # dominant Hessian eigenvalue of L_val w.r.t. alpha every k epochs (0: never)
+    hessian_iterations: int = 20  # power-iteration steps for it
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,12 +18,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
 from bench_toolkit.benchmarks import Benchmark
 from bench_toolkit.data.batches import PairedBatches
+from bench_toolkit.diagnostics.hessian import dominant_eigenvalue
+from bench_toolkit.diagnostics.stop import Trace
 from bench_toolkit.diagnostics.recorder import (
     benchmark_answers, derive, edge_softmax, normalized_entropy, operation_magnitudes,
 )
@@ -88,6 +91,7 @@ class SupernetSearch:
         self.arch_gradient = method.architect(config)
         self.epoch = 0
         self.step = 0
+        self.selected_epoch: int | None = None  # set when an online stop criterion fires
         self.history: list[dict[str, Any]] = []
         self.step_rows: list[dict[str, Any]] = []
         self.alphas: list[np.ndarray] = []
@@ -111,6 +115,10 @@ class SupernetSearch:
         return float(loss.detach()), _accuracy(logits.detach(), y)
 
     def _alpha_step(self, train: tuple[torch.Tensor, torch.Tensor], valid: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
+        if self.epoch < self.config.warmup_epochs:  # warm-up: alpha frozen, valid batch only measured
+            with torch.no_grad():
+                logits = self.model(valid[0], self._mix(self.model.alpha))
+            return float(F.cross_entropy(logits, valid[1])), _accuracy(logits, valid[1])
         self.a_optimizer.zero_grad(set_to_none=True)
         lr = self.scheduler.get_last_lr()[0]
         loss, logits = self.arch_gradient(self.model, train, valid, self._mix, lr, self.config.w_weight_decay)
@@ -170,6 +178,8 @@ class SupernetSearch:
         row: dict[str, Any] = {"seed": self.seed, "epoch": self.epoch, **self._alpha_summary(alpha)}
         row.update(benchmark_answers(self.bench, row["arch"]))
         row.update(stats)
+        if self.config.hessian_every:
+            row["hessian_eig"] = self.hessian_eigenvalue() if self.epoch % self.config.hessian_every == 0 else float("nan")
         row["lr_w"] = self.scheduler.get_last_lr()[0]
         row["lr_alpha"] = self.a_optimizer.param_groups[0]["lr"]
         if isinstance(self.mixing, GumbelMixing):
@@ -177,6 +187,17 @@ class SupernetSearch:
         self.history.append(row)
         self.alphas.append(alpha)
         return row
+
+    def hessian_eigenvalue(self) -> float:
+        """Dominant eigenvalue of the Hessian of the validation loss w.r.t. alpha (Zela et al.),
+        on the fixed probe batch of search-valid, with the method's own mixing."""
+        x, y = self._to_device(self.data.fixed_valid_batch())
+        generator = torch.Generator().manual_seed(self.seed)  # GDAS samples: its own, fixed draws
+
+        def loss() -> torch.Tensor:
+            return F.cross_entropy(self.model(x, self.mixing(self.model.alpha, generator, self.epoch)), y)
+
+        return dominant_eigenvalue(loss, self.model.alpha, self.config.hessian_iterations, seed=self.seed)
 
     # -- checkpoint ------------------------------------------------------------------------------
 
@@ -186,7 +207,7 @@ class SupernetSearch:
             "a_optimizer": self.a_optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
             "python_rng": random.getstate(), "history": self.history, "alphas": self.alphas,
-            "step": self.step, "step_rows": self.step_rows,
+            "step": self.step, "step_rows": self.step_rows, "selected_epoch": self.selected_epoch,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -200,6 +221,7 @@ class SupernetSearch:
         random.setstate(state["python_rng"])
         self.history, self.alphas = list(state["history"]), list(state["alphas"])
         self.step, self.step_rows = state["step"], list(state["step_rows"])
+        self.selected_epoch = state["selected_epoch"]
 
     def save(self, path: Path) -> None:
         """Write the checkpoint atomically (a kill mid-write leaves the previous one intact)."""
@@ -210,17 +232,24 @@ class SupernetSearch:
         self.load_state_dict(torch.load(path, map_location="cpu", weights_only=False))
 
 
-def summary_of(rows: list[dict[str, Any]], bench: Benchmark | None) -> dict[str, Any]:
-    """Per seed the final cell and its benchmark answers; mean and std of each answer over seeds."""
-    final_rows: dict[int, dict[str, Any]] = {}
-    for row in rows:
-        final_rows[row["seed"]] = row  # rows are in epoch order: the last one per seed wins
+def summary_of(searches: list[SupernetSearch], bench: Benchmark | None) -> dict[str, Any]:
+    """Per seed the chosen cell (the final epoch's, or the one an online stop criterion selected)
+    and its benchmark answers; mean and std of each answer over seeds."""
+    chosen = []
+    for search in searches:
+        epoch = search.selected_epoch or search.epoch
+        chosen.append({**next(r for r in search.history if r["epoch"] == epoch), "stopped": search.selected_epoch is not None})
     datasets = bench.datasets if bench is not None else ()
-    answer_keys = [k for k in rows[-1] if k.split(".")[0] in datasets]
+    answer_keys = [k for k in chosen[0] if k.split(".")[0] in datasets]
     summary: dict[str, Any] = {
-        "per_seed": [{k: r[k] for k in ("seed", "epoch", "arch", *answer_keys)} for r in final_rows.values()]
+        "per_seed": [{k: r[k] for k in ("seed", "epoch", "arch", "stopped", *answer_keys)} for r in chosen]
     }
     for key in answer_keys:
-        values = [r[key] for r in final_rows.values()]
+        values = [r[key] for r in chosen]
         summary[key] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
     return summary
+
+
+def trace_of(search: SupernetSearch) -> Trace:
+    """The search so far, as stop criteria see it."""
+    return Trace(pd.DataFrame(search.history), np.stack(search.alphas), search.config.ops)

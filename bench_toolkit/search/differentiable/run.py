@@ -6,7 +6,8 @@ Run directory::
     DIR/history.parquet    one row per (seed, epoch): see SupernetSearch._record
     DIR/alphas.parquet     alpha and softmax weight per (seed, epoch, edge, op)
     DIR/steps.parquet      with record_every_steps=k: cell, entropy, magnitudes every k iterations
-    DIR/final.json         per seed the final cell and its benchmark answers; mean and std
+    DIR/final.json         per seed the chosen cell (final, or the one an online stop criterion
+                           selected) and its benchmark answers; mean and std
     DIR/checkpoints/seed_<k>.pt   the latest epoch of seed k (model, optimisers, schedule, RNG, rows)
 """
 
@@ -28,10 +29,13 @@ from bench_toolkit.diagnostics.recorder import edge_softmax
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.fileio import write_json, write_table
 from bench_toolkit.search.differentiable.config import SearchConfig
-from bench_toolkit.search.differentiable.engine import SupernetSearch, get_method, summary_of
+from bench_toolkit.diagnostics.stop import parse_criterion
+from bench_toolkit.search.differentiable.engine import SupernetSearch, get_method, summary_of, trace_of
 from bench_toolkit.spaces import nb201
 
 EpochCallback = Callable[[SupernetSearch, dict[str, Any]], None]
+StopSpec = dict[str, str]
+"""An online stop criterion as config.json keeps it: ``{"criterion": "sc_2", "op": "nor_conv_3x3"}``."""
 
 
 def load_search_data(data_spec: str, config: SearchConfig) -> PairedBatches:
@@ -55,9 +59,10 @@ def alpha_table(search: SupernetSearch) -> pd.DataFrame:
 def run_supernet_search(
     algo: str, config: SearchConfig, data_spec: str, benchmark_spec: str | None, seeds: Sequence[int],
     out_dir: str | Path, scale: str = "paper", resume: bool = False, callbacks: Sequence[EpochCallback] = (),
-    device: str = "cpu",
+    device: str = "cpu", stop: StopSpec | None = None,
 ) -> pd.DataFrame:
-    """Search once per seed, writing the run directory after every epoch; return the history."""
+    """Search once per seed, writing the run directory after every epoch; return the history.
+    With ``stop`` (criterion name and op), a seed ends when the criterion fires (online)."""
     method = get_method(algo)
     out = Path(out_dir)
     checkpoints = out / "checkpoints"
@@ -67,16 +72,21 @@ def run_supernet_search(
     data = load_search_data(data_spec, config)
     write_json(out / "config.json", {
         "kind": "supernet", "algo": algo, "data": data_spec, "benchmark": benchmark_spec, "scale": scale,
-        "seeds": list(seeds), "config": config.as_dict(), "bench_toolkit_version": __version__,
+        "seeds": list(seeds), "config": config.as_dict(), "stop": stop, "bench_toolkit_version": __version__,
     })
+    criterion = parse_criterion(stop["criterion"], stop.get("op", "nor_conv_3x3")) if stop else None
     done: list[SupernetSearch] = []
     for seed in seeds:
         search = SupernetSearch(method, config, data, bench, seed, device)
         checkpoint = checkpoints / f"seed_{seed}.pt"
         if resume and checkpoint.exists():
             search.load(checkpoint)
-        while search.epoch < config.epochs:
+        while search.epoch < config.epochs and search.selected_epoch is None:
             row = search.train_epoch()
+            if criterion is not None:
+                selection = criterion.first_fire(trace_of(search))
+                if selection is not None and selection.fired_at == search.epoch:
+                    search.selected_epoch = selection.epoch
             search.save(checkpoint)
             _write_tables(out, [*done, search], bench)
             for callback in callbacks:
@@ -93,7 +103,7 @@ def _write_tables(out: Path, searches: list[SupernetSearch], bench: Benchmark | 
     step_rows = [row for s in searches for row in s.step_rows]
     if step_rows:
         write_table(out / "steps.parquet", pd.DataFrame(step_rows))
-    write_json(out / "final.json", summary_of(rows, bench))
+    write_json(out / "final.json", summary_of(searches, bench))
 
 
 def resume_supernet_search(out_dir: str | Path, callbacks: Sequence[EpochCallback] = (), device: str = "cpu") -> pd.DataFrame:
@@ -106,4 +116,4 @@ def resume_supernet_search(out_dir: str | Path, callbacks: Sequence[EpochCallbac
         raise BenchToolkitError(f"'{out_dir}' is a {saved.get('kind')} run; only differentiable searches resume")
     config = SearchConfig().updated(saved["config"])
     return run_supernet_search(saved["algo"], config, saved["data"], saved["benchmark"], saved["seeds"], out_dir,
-                               saved["scale"], resume=True, callbacks=callbacks, device=device)
+                               saved["scale"], resume=True, callbacks=callbacks, device=device, stop=saved.get("stop"))
