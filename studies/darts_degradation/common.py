@@ -1,0 +1,132 @@
+"""Shared machinery of the degradation-paper studies: run a preset over seeds (reusing finished
+runs), draw the paper's figure types, and tabulate mean ± std.
+
+Scales: ``paper`` runs the presets as the paper did (GPU hours); ``proxy`` (CPU, minutes) keeps
+every algorithmic setting but shrinks sizes -- 32 images per class, 16x16, C=8, one cell per
+stage, batch 32 -- and multiplies every epoch count by :data:`PROXY_EPOCH_FACTOR`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench_toolkit.analysis import epoch_curves, load_run
+from bench_toolkit.analysis.stops import apply_criteria, summarise_selections
+from bench_toolkit.diagnostics.stop import parse_criterion
+from bench_toolkit.fileio import write_atomic, write_table
+from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
+from bench_toolkit.search.differentiable.presets import get_preset
+
+REPO = Path(__file__).resolve().parents[2]
+PROXY_EPOCH_FACTOR = 0.2
+PROXY_SIZES = {"images_per_class": 32, "resolution": 16, "channels": 8, "cells_per_stage": 1, "batch_size": 32}
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--scale", default="proxy", choices=["proxy", "paper"])
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--data", default="digits", help="data SPEC (paper scale: cifar10:PATH or imagefolder:PATH)")
+    p.add_argument("--benchmark", default="analog", help="benchmark SPEC for the derived cells' accuracy")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--runs-dir", default=str(REPO / "runs" / "darts_degradation"))
+    p.add_argument("--out-dir", default=str(REPO / "figures" / "darts_degradation"))
+    return p
+
+
+def scaled(settings: dict[str, Any], scale: str) -> dict[str, Any]:
+    if scale == "paper":
+        return dict(settings)
+    out = {**PROXY_SIZES, **settings}
+    for key in ("epochs", "warmup_epochs"):
+        if key in out:
+            out[key] = max(1 if key == "epochs" else 0, round(out[key] * PROXY_EPOCH_FACTOR))
+    return out
+
+
+def run_preset(name: str, args: argparse.Namespace, extra: dict[str, Any] | None = None, label: str | None = None) -> Path:
+    """The run directory of preset ``name`` (plus ``extra`` settings) over ``args.seeds`` seeds:
+    reused when finished, resumed when killed, started otherwise."""
+    preset = get_preset(name)
+    method = get_method(preset.method)
+    settings = {"epochs": method.defaults.get("epochs", 50), **preset.settings, **(extra or {})}
+    config = config_for("paper", method.defaults, scaled(settings, args.scale))
+    run_dir = Path(args.runs_dir) / args.scale / (label or name)
+    seeds = list(range(args.seeds))
+    saved = run_dir / "config.json"
+    if saved.exists():
+        previous = json.loads(saved.read_text())
+        if previous["config"] != json.loads(json.dumps(config.as_dict())) or previous["seeds"] != seeds:
+            raise SystemExit(f"{run_dir} holds a run with other settings; delete it or pass another --runs-dir")
+        resume_supernet_search(run_dir, device=args.device)
+    else:
+        run_supernet_search(preset.method, config, args.data, args.benchmark, seeds, run_dir,
+                            scale=args.scale, device=args.device)
+    return run_dir
+
+
+def labelled_history(run_dirs: dict[str, Path]) -> pd.DataFrame:
+    return pd.concat([load_run(d).assign(run=label) for label, d in run_dirs.items()], ignore_index=True)
+
+
+def curve_figure(run_dirs: dict[str, Path], kind: str, out: Path, title: str, shift: dict[str, int] | None = None) -> Path:
+    """The paper's per-epoch figures: ``accuracy`` (derived cell's benchmark test accuracy) or
+    ``magnitude`` (one panel per run), mean line and ±1 std band over seeds. ``shift`` moves a
+    run's epochs (to align the epochs after warm-up, as Fig. 2h)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    history = labelled_history(run_dirs)
+    if shift:
+        history["epoch"] = history["epoch"] - history["run"].map(shift).fillna(0)
+    curves, ylabel, series = epoch_curves(history, kind)
+    panels = list(run_dirs) if series else [None]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        data = curves if panel is None else curves[curves["run"] == panel]
+        sns.lineplot(data=data, x="epoch", y="value", hue=series or "run", errorbar="sd", ax=ax)
+        ax.set_title(title if panel is None else f"{title}: {panel}")
+        ax.set_ylabel(ylabel)
+        ax.set_xlabel("epoch after warm-up" if shift else "epoch")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    try:
+        return write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=130))
+    finally:
+        plt.close(fig)
+
+
+def final_table(run_dirs: dict[str, Path]) -> pd.DataFrame:
+    """One row per run: each benchmark answer of the final cells as mean ± std over seeds."""
+    rows = []
+    for label, run_dir in run_dirs.items():
+        final = json.loads((run_dir / "final.json").read_text())
+        answers = {k: f"{v['mean']:.2f} ± {v['std']:.2f}" for k, v in final.items() if k != "per_seed"}
+        rows.append({"method": label, "seeds": len(final["per_seed"]), **answers})
+    return pd.DataFrame(rows)
+
+
+def criteria_table(run_dir: Path, names: Sequence[str], label: str) -> pd.DataFrame:
+    """Stop criteria rolled back on one run (Algorithm 2): mean ± std per criterion."""
+    criteria = [parse_criterion(name) for name in names]
+    summary = summarise_selections(apply_criteria(run_dir, criteria))
+    answers = sorted({c.rsplit(" ", 1)[0] for c in summary.columns if c.endswith(" mean")})
+    return pd.DataFrame([
+        {"setting": label, "criterion": row["criterion"],
+         **{a: f"{row[a + ' mean']:.2f} ± {row[a + ' std']:.2f}" for a in answers}}
+        for _, row in summary.iterrows()
+    ])
+
+
+def write_outputs(out_dir: Path, name: str, table: pd.DataFrame) -> None:
+    write_table(out_dir / f"{name}.csv", table)
+    print(table.to_string(index=False))

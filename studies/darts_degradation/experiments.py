@@ -1,0 +1,96 @@
+"""Each experiment of the degradation paper as a function of the parsed study arguments.
+The scripts ``exp*.py`` / ``table*.py`` beside this file call one each."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from common import criteria_table, curve_figure, final_table, run_preset, scaled, write_outputs
+
+
+def _out(args: argparse.Namespace) -> Path:
+    return Path(args.out_dir) / args.scale
+
+
+def _compare(args: argparse.Namespace, name: str, title: str, presets: dict[str, str], magnitudes: tuple[str, ...] = (),
+             warmups: dict[str, int] | None = None) -> None:
+    runs = {label: run_preset(preset, args) for label, preset in presets.items()}
+    shift = {label: scaled({"warmup_epochs": w}, args.scale)["warmup_epochs"] for label, w in (warmups or {}).items()}
+    curve_figure(runs, "accuracy", _out(args) / f"{name}_accuracy.png", title, shift=shift or None)
+    if magnitudes:
+        curve_figure({m: runs[m] for m in magnitudes}, "magnitude", _out(args) / f"{name}_magnitude.png", "operation magnitude")
+    write_outputs(_out(args), name, final_table(runs))
+
+
+def exp1(args: argparse.Namespace) -> None:
+    """Exp.1 (Fig. 2b-d, h): 10, 20, 30 warm-up epochs with alpha frozen, then 50 joint epochs."""
+    _compare(args, "exp1_warmup", "Exp.1: warm-up",
+             {"DARTS-V1": "darts-v1", "warm-up 10": "warmup-10", "warm-up 20": "warmup-20", "warm-up 30": "warmup-30"},
+             warmups={"warm-up 10": 10, "warm-up 20": 20, "warm-up 30": 30})
+
+
+def exp2(args: argparse.Namespace) -> None:
+    """Exp.2 (Fig. 2f-g): alpha weight decay 0.005 and 0.01 (default 0.001)."""
+    _compare(args, "exp2_alpha_decay", "Exp.2: alpha L2",
+             {"DARTS-V1": "darts-v1", "alpha wd 0.005": "alpha-wd-0.005", "alpha wd 0.01": "alpha-wd-0.01"})
+
+
+def exp3(args: argparse.Namespace) -> None:
+    """Exp.3 (Fig. 2e, h): 100 warm-up epochs, then 50 joint epochs."""
+    _compare(args, "exp3_long_warmup", "Exp.3: 100 warm-up epochs",
+             {"DARTS-V1": "darts-v1", "warm-up 100": "warmup-100"}, warmups={"warm-up 100": 100})
+
+
+def exp4(args: argparse.Namespace) -> None:
+    """Exp.4 (Fig. 3a): alpha learning rate 0.001, 0.002, 0.003 (default 0.0003)."""
+    _compare(args, "exp4_alpha_lr", "Exp.4: alpha learning rate",
+             {"DARTS-V1": "darts-v1", "alpha lr 0.001": "alpha-lr-0.001", "alpha lr 0.002": "alpha-lr-0.002",
+              "alpha lr 0.003": "alpha-lr-0.003"})
+
+
+def exp5(args: argparse.Namespace) -> None:
+    """Exp.5 (Fig. 3b, d): EX-DARTS, the exchanged learning rates, with its operation magnitudes."""
+    _compare(args, "exp5_ex_darts", "Exp.5: EX-DARTS", {"DARTS-V1": "darts-v1", "EX-DARTS": "ex-darts"},
+             magnitudes=("DARTS-V1", "EX-DARTS"))
+
+
+def exp6(args: argparse.Namespace) -> None:
+    """Exp.6 (Fig. 3c): the space without skip_connect."""
+    _compare(args, "exp6_no_skip", "Exp.6: no skip_connect", {"DARTS-V1": "darts-v1", "no skip_connect": "no-skip"},
+             magnitudes=("no skip_connect",))
+
+
+def exp7(args: argparse.Namespace) -> None:
+    """Exp.7 (Fig. 5): 500 epochs at alpha lr 0.001, weight lr 0.0003; accuracy and magnitudes."""
+    _compare(args, "exp7_long", "Exp.7: 500 epochs", {"Exp.7": "long-500"}, magnitudes=("Exp.7",))
+
+
+def table1(args: argparse.Namespace) -> None:
+    """Table 1 rows: DARTS-V1, EX-DARTS and GDAS, final cells' accuracy mean ± std."""
+    runs = {"DARTS-V1": run_preset("darts-v1", args), "EX-DARTS": run_preset("ex-darts", args),
+            "GDAS": run_preset("gdas", args)}
+    write_outputs(_out(args), "table1_methods", final_table(runs))
+
+
+CRITERIA = ("sc_2", "rt_10", "darts-es", "ss-residual")
+
+
+def table2(args: argparse.Namespace) -> None:
+    """Table 2 (stop criteria): DARTS+ sc_2 and rt_10, DARTS-ES and SS-DARTS (Eq. 13 on
+    nor_conv_3x3, Algorithm 2), all rolled back on the same SS-DARTS-setting runs."""
+    run = run_preset("ss-darts", args, {"hessian_every": 1})
+    write_outputs(_out(args), "table2_stop_criteria", criteria_table(run, CRITERIA, "weight lr 0.003"))
+
+
+def table3(args: argparse.Namespace) -> None:
+    """Table 3 (weight-learning-rate resilience): weight lr 0.003, 0.009, 0.015 (alpha lr 0.001),
+    each criterion rolled back on the same runs."""
+    names = ("sc_2", "sc_3", "sc_4", "rt_10", "rt_2", "rt_3", "rt_4", "darts-es", "ss-residual")
+    tables = []
+    for lr in (0.003, 0.009, 0.015):
+        run = run_preset("ss-darts", args, {"w_lr": lr, "w_lr_min": lr * 0.04, "hessian_every": 1}, label=f"ss-darts-wlr-{lr}")
+        tables.append(criteria_table(run, names, f"weight lr {lr}"))
+    write_outputs(_out(args), "table3_lr_resilience", pd.concat(tables, ignore_index=True))
