@@ -45,6 +45,7 @@ PRESETS: dict[str, Preset] = {
     "no-skip": Preset("darts-v1", {"ops": tuple(op for op in nb201.OPS if op != "skip_connect")},
                       "Exp.6: search space without skip_connect"),
     "long-500": Preset("darts-v1", {**weight_lr(0.0003), "a_lr": 0.001, "epochs": 500}, "Exp.7: 500 epochs, alpha lr 0.001"),
+    "gdas": Preset("gdas", {}, "GDAS baseline, NB201 defaults (Table 1)"),
     "ss-darts": Preset("darts-v1", {**weight_lr(0.003), "a_lr": 0.001}, "SS-DARTS (Sec. 3): alpha lr 0.001, weight lr 0.003"),
 }
 
