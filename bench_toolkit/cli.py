@@ -181,7 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = commands.add_parser("search", help="run a search over seeds and write a run directory")
     s.add_argument("--space", default="nb201", help="search space (nb201)")
-    s.add_argument("--algo", help="black-box: random, rea, reinforce; differentiable: darts-v1, darts-v2, gdas")
+    s.add_argument("--algo", help="black-box: random, rea, reinforce; differentiable: darts-v1, darts-v2, gdas, "
+                                  "asap, prune-magnitude, prune-accumgrad")
     s.add_argument("--benchmark", help=BENCHMARK_HELP)
     s.add_argument("--seeds", type=int, default=1, help="number of seeds, run as 0..K-1")
     s.add_argument("--out", help="run directory to write")
@@ -195,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     blackbox.add_argument("--select-epochs", type=int, help="epochs of the selection metric (default: 12 where recorded)")
     blackbox.add_argument("--report-dataset", help="dataset whose test_acc is reported (default: cifar10)")
     blackbox.add_argument("--report-epochs", type=int, help="epochs of the reported test_acc (default: 200 where recorded)")
-    supernet = s.add_argument_group("differentiable search (darts-v1, darts-v2, gdas)")
+    supernet = s.add_argument_group("differentiable search (darts-v1, darts-v2, gdas, asap, prune-*)")
     supernet.add_argument("--data", default="digits",
                           help="data SPEC: digits (embedded, smoke scale), cifar10:PATH, cifar100:PATH, imagefolder:PATH")
     supernet.add_argument("--epochs", type=int, help="search epochs (default: 50; GDAS 250)")

@@ -17,7 +17,7 @@ from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.nn.supernet import NB201Supernet
 from bench_toolkit.search.differentiable import SearchConfig, config_for, resume_supernet_search, run_supernet_search
 from bench_toolkit.search.differentiable.architect import unrolled
-from bench_toolkit.search.differentiable.mixing import GumbelMixing, softmax_mixing
+from bench_toolkit.search.differentiable.mixing import GumbelMixing, MixingPolicy
 from bench_toolkit.spaces import nb201
 
 
@@ -39,7 +39,7 @@ def test_darts_v2_hypergradient_matches_finite_differences():
     model = _tiny_supernet()
     train, valid = _batch(1), _batch(2)
     xi, wd = 0.05, 5e-4
-    mix = lambda a: softmax_mixing(a, None, 0)  # noqa: E731
+    mix = lambda a: MixingPolicy()(a, None, 0)  # noqa: E731
     # a small radius: at DARTS's 0.01 the difference also measures ReLU kinks (see unrolled's docstring)
     unrolled(model, train, valid, mix, xi, wd, fd_radius=1e-6)
     ours = model.alpha.grad.clone()
@@ -117,7 +117,7 @@ def test_supernet_on_an_op_subset_and_its_batchnorm():
     ops = ("none", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
     model = NB201Supernet(num_classes=10, ops=ops, channels=4, cells_per_stage=2)
     assert model.alpha.shape == (6, 4) and model.alpha.abs().max() < 0.01  # 1e-3 * N(0, 1)
-    out = model(torch.randn(2, 3, 16, 16), softmax_mixing(model.alpha, None, 0))
+    out = model(torch.randn(2, 3, 16, 16), MixingPolicy()(model.alpha, None, 0))
     assert out.shape == (2, 10)
     cell_bns = [m for name, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d) and "edges" in name]
     assert cell_bns and all(not bn.affine for bn in cell_bns)

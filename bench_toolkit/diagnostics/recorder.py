@@ -32,13 +32,19 @@ def normalized_entropy(weights: np.ndarray) -> np.ndarray:
     return -(weights * np.log(p)).sum(axis=-1) / math.log(weights.shape[-1])
 
 
-def derive(alpha: np.ndarray, ops: Sequence[str], exclude_none: bool = False) -> tuple[str, ...]:
+def derive(alpha: np.ndarray, ops: Sequence[str], exclude_none: bool = False,
+           alive: np.ndarray | None = None) -> tuple[str, ...]:
     """The discrete cell: per edge the op of largest alpha (DARTS Sec. 2.4); with ``exclude_none``
-    the argmax runs over the ops other than ``none``."""
-    allowed = [k for k, op in enumerate(ops) if not (exclude_none and op == "none")]
-    if not allowed:
-        raise BenchToolkitError("cannot derive a cell: excluding 'none' leaves no candidate op")
-    return tuple(ops[allowed[int(np.argmax(row[allowed]))]] for row in alpha)
+    the argmax runs over the ops other than ``none``; with ``alive`` (bool, edges x ops) over the
+    ops still alive on that edge (ASAP)."""
+    cell = []
+    for e, row in enumerate(alpha):
+        allowed = [k for k, op in enumerate(ops)
+                   if not (exclude_none and op == "none") and (alive is None or alive[e, k])]
+        if not allowed:
+            raise BenchToolkitError(f"cannot derive a cell: edge {e} has no candidate op left")
+        cell.append(ops[allowed[int(np.argmax(row[allowed]))]])
+    return tuple(cell)
 
 
 def benchmark_answers(bench: Benchmark | None, arch: Sequence[str]) -> dict[str, float]:

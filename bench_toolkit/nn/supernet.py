@@ -24,10 +24,12 @@ from bench_toolkit.spaces import nb201
 
 @dataclass(frozen=True)
 class Mixing:
-    """Per-edge op weights ``(6, n_ops)``; with ``index`` ``(6,)`` only op ``index[e]`` runs on edge e."""
+    """Per-edge op weights ``(6, n_ops)``; with ``index`` ``(6,)`` only op ``index[e]`` runs on edge e;
+    with ``alive`` (bool ``(6, n_ops)``) pruned ops are not computed at all."""
 
     weights: torch.Tensor
     index: torch.Tensor | None = None
+    alive: torch.Tensor | None = None
 
 
 class MixedOp(nn.Module):
@@ -37,11 +39,13 @@ class MixedOp(nn.Module):
         super().__init__()
         self.ops = nn.ModuleList(make_op(name, channels, affine, track) for name in ops)
 
-    def forward(self, x: torch.Tensor, weights: torch.Tensor, index: int | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, weights: torch.Tensor, index: int | None = None,
+                alive: Sequence[bool] | None = None) -> torch.Tensor:
         if index is not None:
             return self.ops[index](x) * weights[index]
-        # 'none' contributes exactly zero (and zero gradient): skipping it changes nothing but time
-        terms = [w * op(x) for w, op in zip(weights, self.ops) if not isinstance(op, Zero)]
+        # 'none' and pruned ops contribute exactly zero (and zero gradient): skipping them saves time only
+        live = alive if alive is not None else [True] * len(self.ops)
+        terms = [w * op(x) for w, op, keep in zip(weights, self.ops, live) if keep and not isinstance(op, Zero)]
         return sum(terms[1:], terms[0]) if terms else x.mul(0.0)
 
 
@@ -53,12 +57,14 @@ class SearchCell(nn.Module):
     def forward(self, x: torch.Tensor, mixing: Mixing) -> torch.Tensor:
         nodes = [x]
         index = None if mixing.index is None else mixing.index.tolist()
+        alive = None if mixing.alive is None else mixing.alive.tolist()
         for target in range(1, nb201.NUM_NODES):
             total = None
             for e, (source, tgt) in enumerate(nb201.EDGES):
                 if tgt != target:
                     continue
-                out = self.edges[e](nodes[source], mixing.weights[e], None if index is None else index[e])
+                out = self.edges[e](nodes[source], mixing.weights[e], None if index is None else index[e],
+                                    None if alive is None else alive[e])
                 total = out if total is None else total + out
             nodes.append(total)
         return nodes[-1]

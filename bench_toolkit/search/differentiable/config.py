@@ -38,6 +38,18 @@ class SearchConfig:
     # GDAS temperature (linear over the run's epochs)
     tau_max: float = 10.0
     tau_min: float = 0.1
+    # ASAP (anneal and prune): T = t0 * beta^epoch, prune below threshold / N after warmup_epochs grace cycles
+    asap_t0: float = 1.3
+    asap_beta: float = 0.95
+    asap_threshold: float = 0.4
+    asap_policy: str = "fixed"  # or "theorem" (Theorem 2, Eq. 5-8)
+    asap_bound: float = 1.0  # Theorem 2's gradient bound L
+    asap_delta: float = 0.1
+    asap_nu: float = 0.1
+    # pruning baselines (ASAP Sec. 4.4): Zhu & Gupta schedule from prune_start to prune_end, power p
+    prune_power: int = 1
+    prune_start: int = 20
+    prune_end: int = 50
     # data size (None: all images, native resolution)
     images_per_class: int | None = None
     resolution: int | None = None

@@ -28,17 +28,15 @@ from bench_toolkit.data.batches import PairedBatches
 from bench_toolkit.diagnostics.hessian import dominant_eigenvalue
 from bench_toolkit.diagnostics.stop import Trace
 from bench_toolkit.diagnostics.recorder import (
-    benchmark_answers, derive, edge_softmax, normalized_entropy, operation_magnitudes,
+    benchmark_answers, derive, normalized_entropy, operation_magnitudes,
 )
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.fileio import write_atomic
 from bench_toolkit.nn.supernet import Mixing, NB201Supernet
 from bench_toolkit.search.differentiable.architect import first_order, unrolled
 from bench_toolkit.search.differentiable.config import SearchConfig
-from bench_toolkit.search.differentiable.mixing import GumbelMixing, softmax_mixing
+from bench_toolkit.search.differentiable.mixing import AnnealPrune, GumbelMixing, MixingPolicy, ScheduledPruning
 from bench_toolkit.spaces import nb201
-
-MixingPolicy = Callable[[torch.Tensor, torch.Generator, int], Mixing]
 
 
 @dataclass(frozen=True)
@@ -51,10 +49,20 @@ class Method:
     defaults: dict[str, Any] = field(default_factory=dict)
 
 
+def _asap(c: SearchConfig) -> MixingPolicy:
+    return AnnealPrune(len(c.ops), c.asap_t0, c.asap_beta, c.asap_threshold, c.warmup_epochs, c.asap_policy,
+                       c.a_lr, c.asap_bound, c.asap_delta, c.asap_nu)
+
+
 METHODS: dict[str, Method] = {
-    "darts-v1": Method("darts-v1", lambda c: first_order, lambda c: softmax_mixing),
-    "darts-v2": Method("darts-v2", lambda c: partial(unrolled, fd_radius=c.unrolled_fd_radius), lambda c: softmax_mixing),
+    "darts-v1": Method("darts-v1", lambda c: first_order, lambda c: MixingPolicy()),
+    "darts-v2": Method("darts-v2", lambda c: partial(unrolled, fd_radius=c.unrolled_fd_radius), lambda c: MixingPolicy()),
     "gdas": Method("gdas", lambda c: first_order, lambda c: GumbelMixing(c.epochs, c.tau_max, c.tau_min), {"epochs": 250}),
+    "asap": Method("asap", lambda c: first_order, _asap, {"warmup_epochs": 5}),
+    "prune-magnitude": Method("prune-magnitude", lambda c: first_order,
+                              lambda c: ScheduledPruning(len(c.ops), "magnitude", c.prune_power, c.prune_start, c.prune_end)),
+    "prune-accumgrad": Method("prune-accumgrad", lambda c: first_order,
+                              lambda c: ScheduledPruning(len(c.ops), "accumgrad", c.prune_power, c.prune_start, c.prune_end)),
 }
 
 
@@ -123,6 +131,7 @@ class SupernetSearch:
         lr = self.scheduler.get_last_lr()[0]
         loss, logits = self.arch_gradient(self.model, train, valid, self._mix, lr, self.config.w_weight_decay)
         self.a_optimizer.step()
+        self.mixing.after_alpha_step(self.model.alpha, self.epoch)
         return float(loss), _accuracy(logits, valid[1])
 
     def train_step(self, train: tuple[torch.Tensor, torch.Tensor], valid: tuple[torch.Tensor, torch.Tensor]) -> np.ndarray:
@@ -156,6 +165,7 @@ class SupernetSearch:
         row = {"train_loss": means[0], "train_acc": means[1], "valid_loss": means[2], "valid_acc": means[3],
                "epoch_seconds": time.perf_counter() - start}
         self.epoch += 1
+        self.mixing.after_epoch(self.model.alpha, self.epoch)
         return self._record(row)
 
     def _alpha_numpy(self) -> np.ndarray:
@@ -163,10 +173,11 @@ class SupernetSearch:
 
     def _alpha_summary(self, alpha: np.ndarray) -> dict[str, Any]:
         """Derived cell, cell-mean and per-edge normalised entropy, operation magnitudes."""
-        weights = edge_softmax(alpha)
+        weights = self.mixing.distribution(alpha, self.epoch)
         entropy = normalized_entropy(weights)
         summary: dict[str, Any] = {
-            "arch": nb201.format_arch(derive(alpha, self.config.ops, self.config.derive_exclude_none)),
+            "arch": nb201.format_arch(derive(alpha, self.config.ops, self.config.derive_exclude_none,
+                                             self.mixing.derivable())),
             "entropy": float(entropy.mean()),
         }
         summary.update({f"entropy.{i}->{j}": float(h) for (i, j), h in zip(nb201.EDGES, entropy)})
@@ -182,8 +193,7 @@ class SupernetSearch:
             row["hessian_eig"] = self.hessian_eigenvalue() if self.epoch % self.config.hessian_every == 0 else float("nan")
         row["lr_w"] = self.scheduler.get_last_lr()[0]
         row["lr_alpha"] = self.a_optimizer.param_groups[0]["lr"]
-        if isinstance(self.mixing, GumbelMixing):
-            row["temperature"] = self.mixing.temperature(self.epoch - 1)
+        row.update(self.mixing.columns(self.epoch))
         self.history.append(row)
         self.alphas.append(alpha)
         return row
@@ -208,6 +218,7 @@ class SupernetSearch:
             "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
             "python_rng": random.getstate(), "history": self.history, "alphas": self.alphas,
             "step": self.step, "step_rows": self.step_rows, "selected_epoch": self.selected_epoch,
+            "mixing": self.mixing.state_dict(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -222,6 +233,7 @@ class SupernetSearch:
         self.history, self.alphas = list(state["history"]), list(state["alphas"])
         self.step, self.step_rows = state["step"], list(state["step_rows"])
         self.selected_epoch = state["selected_epoch"]
+        self.mixing.load_state_dict(state["mixing"])
 
     def save(self, path: Path) -> None:
         """Write the checkpoint atomically (a kill mid-write leaves the previous one intact)."""

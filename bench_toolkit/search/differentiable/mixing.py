@@ -1,18 +1,59 @@
-"""How alpha enters the mixed ops: one small policy per method family."""
+"""How alpha enters the mixed ops: one small policy per method family.
+
+A policy maps alpha to a :class:`Mixing` each forward pass. Policies that prune ops (ASAP and the
+pruning baselines) also keep an ``alive`` mask: pruned ops get weight exactly 0 and are not
+computed. The hooks below are no-ops for the policies that do not prune.
+"""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+import numpy as np
 import torch
 
+from bench_toolkit.diagnostics.recorder import edge_softmax
 from bench_toolkit.nn.supernet import Mixing
+from bench_toolkit.spaces import nb201
 
 
-def softmax_mixing(alpha: torch.Tensor, generator: torch.Generator, epoch: int) -> Mixing:
-    """DARTS (Liu et al., ICLR 2019, Eq. 2): every op weighted by softmax over the edge's alpha."""
-    return Mixing(alpha.softmax(dim=-1))
+class MixingPolicy:
+    """Base policy: plain softmax over the ops (DARTS, Liu et al., ICLR 2019, Eq. 2)."""
+
+    def __call__(self, alpha: torch.Tensor, generator: torch.Generator, epoch: int) -> Mixing:
+        return Mixing(alpha.softmax(dim=-1))
+
+    def distribution(self, alpha: np.ndarray, epoch: int) -> np.ndarray:
+        """The per-edge op distribution the recorder reports (magnitudes, entropy)."""
+        return edge_softmax(alpha)
+
+    def derivable(self) -> np.ndarray | None:
+        """Which ops the derived cell may use (None: all)."""
+        return None
+
+    def after_alpha_step(self, alpha: torch.Tensor, epoch: int) -> None:
+        """Called after every alpha update (``alpha.grad`` still holds its gradient)."""
+
+    def after_epoch(self, alpha: torch.Tensor, epoch: int) -> None:
+        """Called at the end of every epoch (``epoch`` = epochs completed)."""
+
+    def finished(self) -> bool:
+        """True when the search should end before its last epoch."""
+        return False
+
+    def columns(self, epoch: int) -> dict[str, Any]:
+        """Extra history columns for the epoch just completed."""
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
 
 
-class GumbelMixing:
+class GumbelMixing(MixingPolicy):
     """GDAS (Dong & Yang, CVPR 2019, Eq. 3-5): per edge, sample one op by Gumbel-max over
     ``log_softmax(alpha)`` at temperature tau; only that op runs, weighted by the straight-through
     one-hot ``hard - soft.detach() + soft``. tau falls linearly from ``tau_max`` to ``tau_min``
@@ -34,3 +75,141 @@ class GumbelMixing:
         index = soft.argmax(dim=-1)
         hard = torch.zeros_like(soft).scatter_(-1, index.unsqueeze(-1), 1.0)
         return Mixing(hard - soft.detach() + soft, index)
+
+    def columns(self, epoch: int) -> dict[str, Any]:
+        return {"temperature": self.temperature(epoch - 1)}
+
+
+class PruningPolicy(MixingPolicy):
+    """Softmax of ``alpha / T`` over the ops still alive; subclasses decide T and what to prune."""
+
+    def __init__(self, n_ops: int):
+        self.alive = np.ones((len(nb201.EDGES), n_ops), dtype=bool)
+
+    def temperature(self, epoch: int) -> float:
+        return 1.0
+
+    def _masked(self, alpha: torch.Tensor) -> torch.Tensor:
+        return alpha.masked_fill(~torch.from_numpy(self.alive).to(alpha.device), float("-inf"))
+
+    def __call__(self, alpha: torch.Tensor, generator: torch.Generator, epoch: int) -> Mixing:
+        weights = (self._masked(alpha) / self.temperature(epoch)).softmax(dim=-1)
+        return Mixing(weights, alive=torch.from_numpy(self.alive.copy()))
+
+    def distribution(self, alpha: np.ndarray, epoch: int) -> np.ndarray:
+        return edge_softmax(np.where(self.alive, alpha / self.temperature(max(epoch - 1, 0)), -np.inf))
+
+    def derivable(self) -> np.ndarray:
+        return self.alive.copy()
+
+    def prune(self, dead: np.ndarray) -> None:
+        """Remove ``dead`` ops for good, never the last op of an edge."""
+        dead = dead & self.alive
+        for edge in range(len(self.alive)):
+            if dead[edge].sum() >= self.alive[edge].sum():
+                raise AssertionError("a pruning rule tried to empty an edge")
+        self.alive &= ~dead
+
+    def finished(self) -> bool:
+        return bool((self.alive.sum(axis=1) == 1).all())
+
+    def columns(self, epoch: int) -> dict[str, Any]:
+        live = self.alive.sum(axis=1)
+        out: dict[str, Any] = {"temperature": self.temperature(epoch - 1),
+                               "sparsity": 1.0 - self.alive.sum() / self.alive.size}
+        out.update({f"live.{i}->{j}": int(n) for (i, j), n in zip(nb201.EDGES, live)})
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"alive": self.alive.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.alive = np.array(state["alive"], dtype=bool)
+
+
+class AnnealPrune(PruningPolicy):
+    """ASAP (Noy et al., 2020, Algorithm 1): mixing weights ``Phi(alpha; T) = softmax(alpha / T)``
+    (Eq. 2-4) over the live ops, temperature ``T_t = T0 beta^t`` per epoch (Eq. 9; T0 = 1.3,
+    beta = 0.95, Sec. 4.1), and after the grace cycles every op whose Phi falls below the
+    threshold ``theta = 0.4 / N`` is pruned for good (Algorithm 1, lines 7-8), checked after every
+    alpha step. ``policy='theorem'`` uses Theorem 2 instead: ``theta_t = nu e^{-t}`` (Eq. 5),
+    ``T_t = eta L rho_t sqrt(8/t log(pi^2 N t^2 / (3 delta)))`` (Eq. 7),
+    ``rho_t = t / (t + log(1 / (N nu)))`` (Eq. 8), with t the epochs since the grace cycles (>= 1)."""
+
+    def __init__(self, n_ops: int, t0: float = 1.3, beta: float = 0.95, threshold: float = 0.4, grace_epochs: int = 5,
+                 policy: str = "fixed", eta: float = 3e-4, bound: float = 1.0, delta: float = 0.1, nu: float = 0.1):
+        super().__init__(n_ops)
+        if policy not in ("fixed", "theorem"):
+            raise ValueError(f"ASAP policy must be 'fixed' or 'theorem', got {policy!r}")
+        self.n_ops, self.t0, self.beta, self.threshold_factor, self.grace = n_ops, t0, beta, threshold, grace_epochs
+        self.policy, self.eta, self.bound, self.delta, self.nu = policy, eta, bound, delta, nu
+
+    def _t(self, epoch: int) -> int:
+        return max(1, epoch - self.grace + 1)
+
+    def temperature(self, epoch: int) -> float:
+        if self.policy == "fixed":
+            return self.t0 * self.beta**epoch
+        t, n = self._t(epoch), self.n_ops
+        rho = t / (t + math.log(1 / (n * self.nu)))
+        return self.eta * self.bound * rho * math.sqrt(8 / t * math.log(math.pi**2 * n * t**2 / (3 * self.delta)))
+
+    def threshold(self, epoch: int) -> float:
+        if self.policy == "fixed":
+            return self.threshold_factor / self.n_ops
+        return self.nu * math.exp(-self._t(epoch))
+
+    def after_alpha_step(self, alpha: torch.Tensor, epoch: int) -> None:
+        if epoch < self.grace:
+            return
+        with torch.no_grad():
+            phi = (self._masked(alpha) / self.temperature(epoch)).softmax(dim=-1).cpu().numpy()
+        below = self.alive & (phi < self.threshold(epoch))
+        below[np.arange(len(phi)), phi.argmax(axis=1)] = False  # the best op of an edge stays
+        self.prune(below)
+
+
+class ScheduledPruning(PruningPolicy):
+    """The pruning baselines of ASAP Sec. 4.4: at the end of each epoch from ``start`` on, prune
+    the lowest-scoring live ops (over the whole cell, keeping one per edge) until the pruned
+    fraction reaches Zhu & Gupta's schedule (ASAP Eq. 13)
+    ``s_t = s_f + (s_i - s_f) (1 - (t - t0) / (n dt))^p``, with s_i = 0, s_f = (N-1)/N (one op
+    per edge left), t0 = ``start``, n dt = ``end - start``, p in {1, 3}. Score: ``magnitude``,
+    the softmax weight of the op; ``accumgrad``, its accumulated |dL_val/d alpha| (Molchanov et al.)."""
+
+    def __init__(self, n_ops: int, score: str = "magnitude", power: int = 1, start: int = 20, end: int = 50):
+        super().__init__(n_ops)
+        if score not in ("magnitude", "accumgrad"):
+            raise ValueError(f"pruning score must be 'magnitude' or 'accumgrad', got {score!r}")
+        self.score, self.power, self.start, self.end = score, power, start, end
+        self.accumulated = np.zeros_like(self.alive, dtype=float)
+
+    def target_sparsity(self, epoch: int) -> float:
+        final = (self.alive.shape[1] - 1) / self.alive.shape[1]
+        if epoch < self.start:
+            return 0.0
+        progress = min(1.0, (epoch - self.start) / max(1, self.end - self.start))
+        return final + (0.0 - final) * (1 - progress) ** self.power
+
+    def after_alpha_step(self, alpha: torch.Tensor, epoch: int) -> None:
+        if self.score == "accumgrad" and alpha.grad is not None:
+            self.accumulated += alpha.grad.detach().abs().cpu().numpy()
+
+    def after_epoch(self, alpha: torch.Tensor, epoch: int) -> None:
+        target = round(self.target_sparsity(epoch) * self.alive.size)
+        scores = self.distribution(alpha.detach().cpu().double().numpy(), epoch + 1) if self.score == "magnitude" \
+            else self.accumulated.copy()
+        scores = np.where(self.alive, scores, np.inf)
+        for flat in np.argsort(scores, axis=None, kind="stable"):
+            if self.alive.size - self.alive.sum() >= target:
+                break
+            edge, op = divmod(int(flat), self.alive.shape[1])
+            if self.alive[edge, op] and self.alive[edge].sum() > 1:
+                self.alive[edge, op] = False
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "accumulated": self.accumulated.copy()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.accumulated = np.array(state["accumulated"], dtype=float)

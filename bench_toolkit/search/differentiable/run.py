@@ -25,7 +25,6 @@ from bench_toolkit.benchmarks import Benchmark, load_benchmark
 from bench_toolkit.data.batches import PairedBatches
 from bench_toolkit.data.images import balanced_halves
 from bench_toolkit.data.readers import read_data
-from bench_toolkit.diagnostics.recorder import edge_softmax
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.fileio import write_json, write_table
 from bench_toolkit.search.differentiable.config import SearchConfig
@@ -48,7 +47,7 @@ def load_search_data(data_spec: str, config: SearchConfig) -> PairedBatches:
 def alpha_table(search: SupernetSearch) -> pd.DataFrame:
     rows = []
     for epoch, alpha in enumerate(search.alphas, start=1):
-        weights = edge_softmax(alpha)
+        weights = search.mixing.distribution(alpha, epoch)
         for e, edge in enumerate(nb201.EDGES):
             for k, op in enumerate(search.config.ops):
                 rows.append({"seed": search.seed, "epoch": epoch, "edge": f"{edge[0]}->{edge[1]}", "op": op,
@@ -81,7 +80,7 @@ def run_supernet_search(
         checkpoint = checkpoints / f"seed_{seed}.pt"
         if resume and checkpoint.exists():
             search.load(checkpoint)
-        while search.epoch < config.epochs and search.selected_epoch is None:
+        while search.epoch < config.epochs and search.selected_epoch is None and not search.mixing.finished():
             row = search.train_epoch()
             if criterion is not None:
                 selection = criterion.first_fire(trace_of(search))
