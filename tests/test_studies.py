@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from argparse import Namespace
-from pathlib import Path
 
 import pytest
 
-STUDY = Path(__file__).resolve().parents[1] / "studies" / "darts_degradation"
+from bench_toolkit import study as common
 
 
-@pytest.fixture(scope="module")
-def common():
-    sys.path.insert(0, str(STUDY))
-    spec = importlib.util.spec_from_file_location("common", STUDY / "common.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    sys.path.remove(str(STUDY))
-
-
-def test_proxy_scaling_changes_sizes_and_epochs_only(common):
+def test_proxy_scaling_changes_sizes_and_epochs_only():
     paper = {"epochs": 150, "warmup_epochs": 100, "a_lr": 0.025}
     assert common.scaled(paper, "paper") == paper
     proxy = common.scaled(paper, "proxy")
     assert (proxy["epochs"], proxy["warmup_epochs"], proxy["a_lr"]) == (30, 20, 0.025)
     assert proxy["channels"] == 8 and proxy["resolution"] == 16
     assert common.scaled({"epochs": 2}, "proxy")["epochs"] == 1  # never below one epoch
+    # a per-epoch decay covers the same range over the shorter run: 0.95^50 == beta_proxy^10
+    asap = common.scaled({"epochs": 50, "asap_beta": 0.95}, "proxy")
+    assert asap["asap_beta"] ** asap["epochs"] == pytest.approx(0.95**50)
 
 
-def test_a_run_directory_with_other_settings_is_not_silently_reused(common, tmp_path):
+def test_a_run_directory_with_other_settings_is_not_silently_reused(tmp_path):
     args = Namespace(scale="proxy", seeds=2, data="digits", benchmark="analog", device="cpu",
                      runs_dir=str(tmp_path), out_dir=str(tmp_path / "figs"))
     run_dir = tmp_path / "proxy" / "ex-darts"

@@ -1,7 +1,7 @@
 """Degradation paper, exp3: see experiments.exp3. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
 
-from common import parser
+from bench_toolkit.study import parser
 from experiments import exp3
 
 if __name__ == "__main__":
-    exp3(parser(exp3.__doc__.splitlines()[0]).parse_args())
+    exp3(parser(exp3.__doc__.splitlines()[0], "darts_degradation").parse_args())

@@ -1,7 +1,7 @@
 """Degradation paper, exp4: see experiments.exp4. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
 
-from common import parser
+from bench_toolkit.study import parser
 from experiments import exp4
 
 if __name__ == "__main__":
-    exp4(parser(exp4.__doc__.splitlines()[0]).parse_args())
+    exp4(parser(exp4.__doc__.splitlines()[0], "darts_degradation").parse_args())

@@ -1,7 +1,7 @@
 """Degradation paper, exp5: see experiments.exp5. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
 
-from common import parser
+from bench_toolkit.study import parser
 from experiments import exp5
 
 if __name__ == "__main__":
-    exp5(parser(exp5.__doc__.splitlines()[0]).parse_args())
+    exp5(parser(exp5.__doc__.splitlines()[0], "darts_degradation").parse_args())

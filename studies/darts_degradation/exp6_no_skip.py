@@ -1,7 +1,7 @@
 """Degradation paper, exp6: see experiments.exp6. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
 
-from common import parser
+from bench_toolkit.study import parser
 from experiments import exp6
 
 if __name__ == "__main__":
-    exp6(parser(exp6.__doc__.splitlines()[0]).parse_args())
+    exp6(parser(exp6.__doc__.splitlines()[0], "darts_degradation").parse_args())

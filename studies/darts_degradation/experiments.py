@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from common import criteria_table, curve_figure, final_table, run_preset, scaled, write_outputs
+from bench_toolkit.study import criteria_table, curve_figure, final_table, run_preset, scaled, write_outputs
 
 
 def _out(args: argparse.Namespace) -> Path:

@@ -1,7 +1,7 @@
 """Degradation paper, table1: see experiments.table1. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
 
-from common import parser
+from bench_toolkit.study import parser
 from experiments import table1
 
 if __name__ == "__main__":
-    table1(parser(table1.__doc__.splitlines()[0]).parse_args())
+    table1(parser(table1.__doc__.splitlines()[0], "darts_degradation").parse_args())

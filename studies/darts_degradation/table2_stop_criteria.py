@@ -1,7 +1,7 @@
 """Degradation paper, table2: see experiments.table2. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
 
-from common import parser
+from bench_toolkit.study import parser
 from experiments import table2
 
 if __name__ == "__main__":
-    table2(parser(table2.__doc__.splitlines()[0]).parse_args())
+    table2(parser(table2.__doc__.splitlines()[0], "darts_degradation").parse_args())

@@ -1,7 +1,7 @@
 """Degradation paper, table3: see experiments.table3. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
 
-from common import parser
+from bench_toolkit.study import parser
 from experiments import table3
 
 if __name__ == "__main__":
-    table3(parser(table3.__doc__.splitlines()[0]).parse_args())
+    table3(parser(table3.__doc__.splitlines()[0], "darts_degradation").parse_args())

@@ -233,7 +233,7 @@ class SupernetSearch:
         self.history, self.alphas = list(state["history"]), list(state["alphas"])
         self.step, self.step_rows = state["step"], list(state["step_rows"])
         self.selected_epoch = state["selected_epoch"]
-        self.mixing.load_state_dict(state["mixing"])
+        self.mixing.load_state_dict(state.get("mixing", {}))  # absent in checkpoints of v0.1 policies without state
 
     def save(self, path: Path) -> None:
         """Write the checkpoint atomically (a kill mid-write leaves the previous one intact)."""

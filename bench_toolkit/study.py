@@ -1,9 +1,11 @@
-"""Shared machinery of the degradation-paper studies: run a preset over seeds (reusing finished
-runs), draw the paper's figure types, and tabulate mean ± std.
+"""Shared machinery of the study scripts in ``studies/``: run a method over seeds (reusing
+finished runs), draw the papers' figure types, and tabulate mean ± std.
 
-Scales: ``paper`` runs the presets as the paper did (GPU hours); ``proxy`` (CPU, minutes) keeps
+Scales: ``paper`` runs the settings as the papers did (GPU hours); ``proxy`` (CPU, minutes) keeps
 every algorithmic setting but shrinks sizes -- 32 images per class, 16x16, C=8, one cell per
-stage, batch 32 -- and multiplies every epoch count by :data:`PROXY_EPOCH_FACTOR`.
+stage, batch 32 -- and shortens the run: every epoch count is multiplied by
+:data:`PROXY_EPOCH_FACTOR`, and per-epoch decay factors are raised to ``1 / factor`` so that a
+schedule covers the same range over the shorter run (ASAP's temperature still ends near 0.1).
 """
 
 from __future__ import annotations
@@ -20,55 +22,70 @@ from bench_toolkit.analysis import epoch_curves, load_run
 from bench_toolkit.analysis.stops import apply_criteria, summarise_selections
 from bench_toolkit.diagnostics.stop import parse_criterion
 from bench_toolkit.fileio import write_atomic, write_table
-from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
+from bench_toolkit.search.differentiable import (
+    SearchConfig, config_for, get_method, resume_supernet_search, run_supernet_search,
+)
 from bench_toolkit.search.differentiable.presets import get_preset
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PROXY_EPOCH_FACTOR = 0.2
 PROXY_SIZES = {"images_per_class": 32, "resolution": 16, "channels": 8, "cells_per_stage": 1, "batch_size": 32}
 
 
-def parser(description: str) -> argparse.ArgumentParser:
+def parser(description: str, study: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--scale", default="proxy", choices=["proxy", "paper"])
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--data", default="digits", help="data SPEC (paper scale: cifar10:PATH or imagefolder:PATH)")
     p.add_argument("--benchmark", default="analog", help="benchmark SPEC for the derived cells' accuracy")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--runs-dir", default=str(REPO / "runs" / "darts_degradation"))
-    p.add_argument("--out-dir", default=str(REPO / "figures" / "darts_degradation"))
+    p.add_argument("--runs-dir", default=str(REPO / "runs" / study))
+    p.add_argument("--out-dir", default=str(REPO / "figures" / study))
     return p
 
 
+EPOCH_COUNTS = ("epochs", "warmup_epochs", "prune_start", "prune_end")
+PER_EPOCH_DECAYS = ("asap_beta",)
+
+
 def scaled(settings: dict[str, Any], scale: str) -> dict[str, Any]:
+    """``settings`` at ``scale``: unchanged for paper, proxy sizes and shortened schedules for proxy."""
     if scale == "paper":
         return dict(settings)
     out = {**PROXY_SIZES, **settings}
-    for key in ("epochs", "warmup_epochs"):
+    for key in EPOCH_COUNTS:
         if key in out:
             out[key] = max(1 if key == "epochs" else 0, round(out[key] * PROXY_EPOCH_FACTOR))
+    for key in PER_EPOCH_DECAYS:
+        if key in out:
+            out[key] = out[key] ** (1 / PROXY_EPOCH_FACTOR)
     return out
 
 
-def run_preset(name: str, args: argparse.Namespace, extra: dict[str, Any] | None = None, label: str | None = None) -> Path:
-    """The run directory of preset ``name`` (plus ``extra`` settings) over ``args.seeds`` seeds:
-    reused when finished, resumed when killed, started otherwise."""
-    preset = get_preset(name)
-    method = get_method(preset.method)
-    settings = {"epochs": method.defaults.get("epochs", 50), **preset.settings, **(extra or {})}
-    config = config_for("paper", method.defaults, scaled(settings, args.scale))
-    run_dir = Path(args.runs_dir) / args.scale / (label or name)
+def run_method(algo: str, settings: dict[str, Any], args: argparse.Namespace, label: str) -> Path:
+    """The run directory ``label`` of method ``algo`` with ``settings`` (paper values, scaled here)
+    over ``args.seeds`` seeds: reused when finished, resumed when killed, started otherwise."""
+    method = get_method(algo)
+    full = {"epochs": method.defaults.get("epochs", 50), **method.defaults, **settings}
+    config = config_for("paper", {}, scaled(full, args.scale))
+    run_dir = Path(args.runs_dir) / args.scale / label
     seeds = list(range(args.seeds))
     saved = run_dir / "config.json"
     if saved.exists():
         previous = json.loads(saved.read_text())
-        if previous["config"] != json.loads(json.dumps(config.as_dict())) or previous["seeds"] != seeds:
+        # settings added to the toolkit after a run was made take their defaults, as on resume
+        if SearchConfig().updated(previous["config"]) != config or previous["seeds"] != seeds:
             raise SystemExit(f"{run_dir} holds a run with other settings; delete it or pass another --runs-dir")
         resume_supernet_search(run_dir, device=args.device)
     else:
-        run_supernet_search(preset.method, config, args.data, args.benchmark, seeds, run_dir,
-                            scale=args.scale, device=args.device)
+        run_supernet_search(algo, config, args.data, args.benchmark, seeds, run_dir, scale=args.scale, device=args.device)
     return run_dir
+
+
+def run_preset(name: str, args: argparse.Namespace, extra: dict[str, Any] | None = None, label: str | None = None) -> Path:
+    """:func:`run_method` for a named preset of the degradation paper, plus ``extra`` settings."""
+    preset = get_preset(name)
+    return run_method(preset.method, {**preset.settings, **(extra or {})}, args, label or name)
 
 
 def labelled_history(run_dirs: dict[str, Path]) -> pd.DataFrame:
