@@ -66,7 +66,9 @@ def run_method(algo: str, settings: dict[str, Any], args: argparse.Namespace, la
     """The run directory ``label`` of method ``algo`` with ``settings`` (paper values, scaled here)
     over ``args.seeds`` seeds: reused when finished, resumed when killed, started otherwise."""
     method = get_method(algo)
-    full = {"epochs": method.defaults.get("epochs", 50), **method.defaults, **settings}
+    defaults = SearchConfig()
+    # every schedule setting takes part in the scaling, given or default
+    full = {**{key: getattr(defaults, key) for key in (*EPOCH_COUNTS, *PER_EPOCH_DECAYS)}, **method.defaults, **settings}
     config = config_for("paper", {}, scaled(full, args.scale))
     run_dir = Path(args.runs_dir) / args.scale / label
     seeds = list(range(args.seeds))

@@ -30,3 +30,17 @@ def test_a_run_directory_with_other_settings_is_not_silently_reused(tmp_path):
     (run_dir / "config.json").write_text(json.dumps({"config": {"epochs": 3}, "seeds": [0, 1]}))
     with pytest.raises(SystemExit, match="holds a run with other settings"):
         common.run_preset("ex-darts", args)
+
+
+def test_default_schedule_settings_are_scaled_too(tmp_path, monkeypatch):
+    """A method's schedule settings left at their defaults (prune_start 20, prune_end 50, ASAP's
+    beta) must shrink with the run, or a 10-epoch proxy run would never prune."""
+    seen = {}
+    monkeypatch.setattr(common, "run_supernet_search", lambda algo, config, *a, **k: seen.update(config=config))
+    args = Namespace(scale="proxy", seeds=1, data="digits", benchmark="analog", device="cpu",
+                     runs_dir=str(tmp_path), out_dir=str(tmp_path))
+    common.run_method("prune-accumgrad", {"prune_power": 3}, args, "p3")
+    config = seen["config"]
+    assert (config.epochs, config.prune_start, config.prune_end, config.prune_power) == (10, 4, 10, 3)
+    common.run_method("asap", {}, args, "asap")
+    assert seen["config"].warmup_epochs == 1 and seen["config"].asap_beta == pytest.approx(0.95**5)

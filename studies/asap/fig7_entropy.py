@@ -1,0 +1,7 @@
+"""ASAP study, fig7: see experiments.fig7. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
+
+from bench_toolkit.study import parser
+from experiments import fig7
+
+if __name__ == "__main__":
+    fig7(parser(fig7.__doc__.splitlines()[0], "asap").parse_args())
