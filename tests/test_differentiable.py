@@ -145,8 +145,26 @@ def test_end_to_end_proxy_search_writes_the_history_contract(tmp_path):
     assert len(alphas) == 2 * 2 * 6 * 5
     final = json.loads((tmp_path / "run" / "final.json").read_text())
     assert [s["arch"] for s in final["per_seed"]] == history.groupby("seed")["arch"].last().tolist()
+    assert config_json_spec(tmp_path / "run") == "analog"  # specs without a path stay as given
     with pytest.raises(BenchToolkitError, match="already holds a run; continue it with --resume"):
         run_supernet_search("darts-v1", config, "digits", "analog", [0], tmp_path / "run")
+
+
+def config_json_spec(run_dir):
+    return json.loads((run_dir / "config.json").read_text())["benchmark"]
+
+
+def test_file_specs_are_stored_absolute_so_resume_works_from_anywhere(tmp_path, monkeypatch):
+    from bench_toolkit.fileio import write_table
+
+    table = write_table(tmp_path / "bench.csv", pd.DataFrame({"arch": [nb201.format_arch(a) for a in nb201.enumerate_archs()],
+                                                              "cifar10.test_acc": 50.0}))
+    monkeypatch.chdir(tmp_path)
+    config = config_for("proxy", {}, {**PROXY, "epochs": 1})
+    run_supernet_search("darts-v1", config, "digits", "table:bench.csv", [0], tmp_path / "run")
+    assert config_json_spec(tmp_path / "run") == f"table:{table.resolve()}"
+    monkeypatch.chdir("/")
+    resume_supernet_search(tmp_path / "run")  # finished: reloads the benchmark by its absolute path
 
 
 class _Killed(Exception):

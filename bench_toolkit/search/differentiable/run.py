@@ -70,7 +70,7 @@ def run_supernet_search(
     bench = load_benchmark(benchmark_spec) if benchmark_spec else None
     data = load_search_data(data_spec, config)
     write_json(out / "config.json", {
-        "kind": "supernet", "algo": algo, "data": data_spec, "benchmark": benchmark_spec, "scale": scale,
+        "kind": "supernet", "algo": algo, "data": _absolute(data_spec), "benchmark": _absolute(benchmark_spec), "scale": scale,
         "seeds": list(seeds), "config": config.as_dict(), "stop": stop, "bench_toolkit_version": __version__,
     })
     criterion = parse_criterion(stop["criterion"], stop.get("op", "nor_conv_3x3")) if stop else None
@@ -93,6 +93,14 @@ def run_supernet_search(
         done.append(search)
     _write_tables(out, done, bench)
     return pd.DataFrame([row for s in done for row in s.history])
+
+
+def _absolute(spec: str | None) -> str | None:
+    """A ``kind:PATH`` spec with PATH made absolute, so a run resumes from any working directory."""
+    if spec is None or ":" not in spec:
+        return spec
+    kind, path = spec.split(":", 1)
+    return f"{kind}:{Path(path).expanduser().resolve()}"
 
 
 def _write_tables(out: Path, searches: list[SupernetSearch], bench: Benchmark | None) -> None:
