@@ -18,10 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-from bench_toolkit.analysis import epoch_curves, load_run
+from bench_toolkit.analysis import epoch_curves, load_run, save_figure
 from bench_toolkit.analysis.stops import apply_criteria, summarise_selections
 from bench_toolkit.diagnostics.stop import parse_criterion
-from bench_toolkit.fileio import write_atomic, write_table
+from bench_toolkit.fileio import write_table
 from bench_toolkit.search.differentiable import (
     SearchConfig, config_for, get_method, resume_supernet_search, run_supernet_search,
 )
@@ -118,10 +118,7 @@ def curve_figure(run_dirs: dict[str, Path], kind: str, out: Path, title: str, sh
         ax.set_xlabel("epoch after warm-up" if shift else "epoch")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    try:
-        return write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=130))
-    finally:
-        plt.close(fig)
+    return save_figure(fig, out)
 
 
 def final_table(run_dirs: dict[str, Path]) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from bench_toolkit.diagnostics.recorder import normalized_entropy
-from bench_toolkit.nn.supernet import Mixing, MixedOp
+from bench_toolkit.nn.supernet import MixedOp
 from bench_toolkit.search.differentiable import config_for, run_supernet_search
 from bench_toolkit.search.differentiable.mixing import AnnealPrune, ScheduledPruning
 from bench_toolkit.spaces import nb201

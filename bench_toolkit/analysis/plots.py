@@ -15,7 +15,7 @@ ANYTIME_AXES = {"queries": "step", "time": "sim_time"}
 """x-axis name -> history column: number of queries, or simulated training seconds."""
 
 
-def _save(fig: Any, out: str | Path) -> Path:
+def save_figure(fig: Any, out: str | Path) -> Path:
     """Write a figure atomically in the format its suffix names (.png by default), then close it."""
     import matplotlib.pyplot as plt
 
@@ -72,7 +72,7 @@ def anytime_plot(history: pd.DataFrame, out: str | Path, x: str = "queries", tit
         ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _save(fig, out)
+    return save_figure(fig, out)
 
 
 EPOCH_KINDS = ("magnitude", "entropy", "accuracy")
@@ -122,4 +122,4 @@ def epoch_plot(history: pd.DataFrame, kind: str, out: str | Path) -> Path:
     ax.set_ylabel(label)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _save(fig, out)
+    return save_figure(fig, out)

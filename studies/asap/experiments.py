@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench_toolkit.analysis import load_run
-from bench_toolkit.fileio import write_atomic
+from bench_toolkit.analysis import load_run, save_figure
 from bench_toolkit.study import final_table, run_method, write_outputs
 
 METHODS = {
@@ -48,10 +47,7 @@ def _figure(data: pd.DataFrame, x: str, ys: list[tuple[str, str]], out: Path, ti
         ax.set_title(title)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    try:
-        write_atomic(out, lambda tmp: fig.savefig(tmp, format="png", dpi=130))
-    finally:
-        plt.close(fig)
+    save_figure(fig, out)
 
 
 def _out(args: argparse.Namespace) -> Path:
