@@ -82,7 +82,7 @@ class SupernetSearch:
 
     def __init__(self, method: Method, config: SearchConfig, data: PairedBatches, bench: Benchmark | None, seed: int,
                  device: str = "cpu"):
-        self.method, self.config, self.data, self.bench, self.seed = method, config, data, bench, seed
+        self.config, self.data, self.bench, self.seed = config, data, bench, seed
         self.device = torch.device(device)
         torch.manual_seed(seed)
         random.seed(seed)
