@@ -75,6 +75,7 @@ def run_supernet_search(
     })
     criterion = parse_criterion(stop["criterion"], stop.get("op", "nor_conv_3x3")) if stop else None
     done: list[SupernetSearch] = []
+    done_alphas: list[pd.DataFrame] = []
     for seed in seeds:
         search = SupernetSearch(method, config, data, bench, seed, device)
         checkpoint = checkpoints / f"seed_{seed}.pt"
@@ -87,11 +88,12 @@ def run_supernet_search(
                 if selection is not None and selection.fired_at == search.epoch:
                     search.selected_epoch = selection.epoch
             search.save(checkpoint)
-            _write_tables(out, [*done, search], bench)
+            _write_tables(out, [*done, search], bench, [*done_alphas, alpha_table(search)])
             for callback in callbacks:
                 callback(search, row)
         done.append(search)
-    _write_tables(out, done, bench)
+        done_alphas.append(alpha_table(search))  # a finished seed's table is built once
+    _write_tables(out, done, bench, done_alphas)
     return pd.DataFrame([row for s in done for row in s.history])
 
 
@@ -103,10 +105,11 @@ def _absolute(spec: str | None) -> str | None:
     return f"{kind}:{Path(path).expanduser().resolve()}"
 
 
-def _write_tables(out: Path, searches: list[SupernetSearch], bench: Benchmark | None) -> None:
+def _write_tables(out: Path, searches: list[SupernetSearch], bench: Benchmark | None,
+                  alpha_tables: list[pd.DataFrame]) -> None:
     rows = [row for s in searches for row in s.history]
     write_table(out / "history.parquet", pd.DataFrame(rows))
-    write_table(out / "alphas.parquet", pd.concat([alpha_table(s) for s in searches], ignore_index=True))
+    write_table(out / "alphas.parquet", pd.concat(alpha_tables, ignore_index=True))
     step_rows = [row for s in searches for row in s.step_rows]
     if step_rows:
         write_table(out / "steps.parquet", pd.DataFrame(step_rows))
