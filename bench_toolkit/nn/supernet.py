@@ -8,6 +8,10 @@ architecture tensor alpha of shape ``(6, len(ops))``, initialised ``1e-3 * N(0, 
 
 How alpha enters the mixed ops is the search method's business: :meth:`forward` takes a
 :class:`Mixing` -- per-edge op weights, and optionally one sampled op index per edge (GDAS).
+
+``fast=True`` computes the same function faster: the cells share work between edges that read
+the same node (:mod:`bench_toolkit.nn.fused`), and activations and kernels are kept
+channels-last; parameters, buffers and state dict are the same as the plain path's.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from bench_toolkit.nn.fused import fused_cell_forward
 from bench_toolkit.nn.ops import ResidualReduction, Zero, make_op
 from bench_toolkit.spaces import nb201
 
@@ -50,14 +55,18 @@ class MixedOp(nn.Module):
 
 
 class SearchCell(nn.Module):
-    def __init__(self, ops: Sequence[str], channels: int, affine: bool, track: bool):
+    def __init__(self, ops: Sequence[str], channels: int, affine: bool, track: bool, fast: bool = False):
         super().__init__()
+        self.ops = tuple(ops)
+        self.fast = fast and not affine  # the fused path folds the mixing weight into an affine-free BN
         self.edges = nn.ModuleList(MixedOp(ops, channels, affine, track) for _ in nb201.EDGES)
 
     def forward(self, x: torch.Tensor, mixing: Mixing) -> torch.Tensor:
-        nodes = [x]
         index = None if mixing.index is None else mixing.index.tolist()
         alive = None if mixing.alive is None else mixing.alive.tolist()
+        if self.fast and index is None:  # one sampled op per edge (GDAS) has nothing to share
+            return fused_cell_forward(self.edges, self.ops, x, mixing.weights, alive)
+        nodes = [x]
         for target in range(1, nb201.NUM_NODES):
             total = None
             for e, (source, tgt) in enumerate(nb201.EDGES):
@@ -74,31 +83,37 @@ class NB201Supernet(nn.Module):
     """The search network. ``alpha`` is a parameter of its own; :meth:`weights` yields the rest."""
 
     def __init__(self, num_classes: int, ops: Sequence[str] = nb201.OPS, channels: int = 16,
-                 cells_per_stage: int = 5, affine: bool = False, track_running_stats: bool = True):
+                 cells_per_stage: int = 5, affine: bool = False, track_running_stats: bool = True,
+                 fast: bool = False):
         super().__init__()
         unknown = [op for op in ops if op not in nb201.OPS]
         if unknown or not ops:
             raise ValueError(f"ops must be a non-empty subset of {nb201.OPS}, got {tuple(ops)}")
         self.ops = tuple(ops)
+        self.fast = fast
         self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
         layers: list[nn.Module] = []
         c_prev = channels
         for stage, width in enumerate((channels, 2 * channels, 4 * channels)):
             if stage > 0:
                 layers.append(ResidualReduction(c_prev, width, affine=True, track=track_running_stats))
-            layers += [SearchCell(self.ops, width, affine, track_running_stats) for _ in range(cells_per_stage)]
+            layers += [SearchCell(self.ops, width, affine, track_running_stats, fast) for _ in range(cells_per_stage)]
             c_prev = width
         self.layers = nn.ModuleList(layers)
         self.head = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=False))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
         self.alpha = nn.Parameter(1e-3 * torch.randn(len(nb201.EDGES), len(self.ops)))
+        if fast:
+            self.to(memory_format=torch.channels_last)
 
     def weights(self) -> Iterator[nn.Parameter]:
         """The network weights w (everything but alpha)."""
         return (p for name, p in self.named_parameters() if name != "alpha")
 
     def forward(self, x: torch.Tensor, mixing: Mixing) -> torch.Tensor:
+        if self.fast:
+            x = x.contiguous(memory_format=torch.channels_last)
         x = self.stem(x)
         for layer in self.layers:
             x = layer(x, mixing) if isinstance(layer, SearchCell) else layer(x)

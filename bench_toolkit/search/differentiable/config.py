@@ -35,6 +35,8 @@ class SearchConfig:
     cells_per_stage: int = 5
     affine: bool = False
     track_running_stats: bool = True
+    # implementation (the same algorithm either way; see nn/fused.py and benchmarks/README.md)
+    fast: bool = True  # shared work between edges, channels-last; False: the plain per-edge reference path
     # GDAS temperature (linear over the run's epochs)
     tau_max: float = 10.0
     tau_min: float = 0.1

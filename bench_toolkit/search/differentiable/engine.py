@@ -87,7 +87,7 @@ class SupernetSearch:
         torch.manual_seed(seed)
         random.seed(seed)
         self.model = NB201Supernet(data.num_classes, config.ops, config.channels, config.cells_per_stage,
-                                   config.affine, config.track_running_stats).to(self.device)
+                                   config.affine, config.track_running_stats, config.fast).to(self.device)
         self.w_optimizer = torch.optim.SGD(self.model.weights(), lr=config.w_lr, momentum=config.w_momentum,
                                            nesterov=config.w_nesterov, weight_decay=config.w_weight_decay)
         self.a_optimizer = torch.optim.Adam([self.model.alpha], lr=config.a_lr, betas=(config.a_beta1, config.a_beta2),
