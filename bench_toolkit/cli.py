@@ -65,6 +65,9 @@ def cmd_search(args: argparse.Namespace) -> None:
     if args.seeds < 1:
         raise BenchToolkitError(f"--seeds must be at least 1, got {args.seeds}")
     if args.algo in ALGORITHMS:
+        if args.workers != 1 or args.executor != "local" or args.threads is not None:
+            raise BenchToolkitError("--workers, --threads and --executor are for differentiable searches; "
+                                    "a black-box search takes seconds in this process")
         return _search_blackbox(args)
     if args.algo in METHODS:
         return _search_differentiable(args)
@@ -100,12 +103,14 @@ def _search_differentiable(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     from bench_toolkit.diagnostics.stop import parse_criterion
+    from bench_toolkit.executors import executor_from_args
     from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
     from bench_toolkit.search.differentiable.presets import get_preset
 
+    executor = executor_from_args(args, default_folder=str(Path(args.resume or args.out) / "slurm_logs"))
     if args.resume:
         out = Path(args.resume)
-        resume_supernet_search(out, device=args.device)
+        resume_supernet_search(out, device=args.device, executor=executor, threads=args.threads)
     else:
         out = Path(args.out)
         preset = get_preset(args.preset) if args.preset else None
@@ -114,12 +119,15 @@ def _search_differentiable(args: argparse.Namespace) -> None:
         settings = {**(preset.settings if preset else {}), **dict(args.set)}
         if args.epochs is not None:
             settings["epochs"] = args.epochs
+        if args.precision is not None:
+            settings["precision"] = args.precision
         config = config_for(args.scale, get_method(args.algo).defaults, settings)
         stop = {"criterion": args.stop, "op": args.stop_op} if args.stop else None
         if stop:
             parse_criterion(args.stop, args.stop_op)  # refuse a bad name before training
         run_supernet_search(args.algo, config, args.data, args.benchmark or DEFAULT_BENCHMARK,
-                            list(range(args.seeds)), out, scale=args.scale, device=args.device, stop=stop)
+                            list(range(args.seeds)), out, scale=args.scale, device=args.device, stop=stop,
+                            executor=executor, threads=args.threads)
     final = json.loads((out / "final.json").read_text())
     seeds = len(final["per_seed"])
     answers = [f"{key} {value['mean']:.2f} ± {value['std']:.2f}" for key, value in final.items()
@@ -159,6 +167,8 @@ def cmd_plot(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bench_toolkit.executors import add_executor_arguments
+
     parser = _Parser(prog="bench-toolkit", description="Tabular NAS benchmarks and search.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -203,9 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     supernet.add_argument("--scale", default="paper", choices=["paper", "proxy"], help="proxy: fewer, smaller images and a smaller supernet")
     supernet.add_argument("--resume", metavar="DIR", help="continue the killed run in DIR with its own settings")
     supernet.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    supernet.add_argument("--precision", choices=["fp32", "bf16"],
+                          help="fp32 (default) or bf16 autocast of the search steps (slower on CPU: see benchmarks/README.md)")
     supernet.add_argument("--preset", help="a named configuration, e.g. ex-darts, warmup-10, no-skip (see presets.py)")
     supernet.add_argument("--stop", help="online stop criterion: sc_K, rt_K, darts-es, ss-peak, ss-residual")
     supernet.add_argument("--stop-op", default="nor_conv_3x3", help="op of the ss-* criteria (default nor_conv_3x3)")
+    add_executor_arguments(s)
     s.set_defaults(func=cmd_search)
 
     st = commands.add_parser("stop", help="apply stop criteria to a recorded differentiable-search run")

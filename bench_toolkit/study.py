@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,9 @@ from bench_toolkit.analysis import epoch_curves, load_run, save_figure
 from bench_toolkit.analysis.stops import apply_criteria, summarise_selections
 from bench_toolkit.diagnostics.stop import parse_criterion
 from bench_toolkit.fileio import write_table
-from bench_toolkit.search.differentiable import (
-    SearchConfig, config_for, get_method, resume_supernet_search, run_supernet_search,
-)
+from bench_toolkit.executors import add_executor_arguments, executor_from_args
+from bench_toolkit.search.differentiable import SearchConfig, config_for, get_method
+from bench_toolkit.search.differentiable.run import PreparedRun, execute, prepare_run
 from bench_toolkit.search.differentiable.presets import get_preset
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,6 +42,7 @@ def parser(description: str, study: str) -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--runs-dir", default=str(REPO / "runs" / study))
     p.add_argument("--out-dir", default=str(REPO / "figures" / study))
+    add_executor_arguments(p)
     return p
 
 
@@ -62,32 +64,63 @@ def scaled(settings: dict[str, Any], scale: str) -> dict[str, Any]:
     return out
 
 
-def run_method(algo: str, settings: dict[str, Any], args: argparse.Namespace, label: str) -> Path:
-    """The run directory ``label`` of method ``algo`` with ``settings`` (paper values, scaled here)
-    over ``args.seeds`` seeds: reused when finished, resumed when killed, started otherwise."""
-    method = get_method(algo)
+@dataclass(frozen=True)
+class StudyRun:
+    """One configuration of a study: a method, its settings at paper values (scaled when run),
+    and the name of its run directory."""
+
+    algo: str
+    settings: dict[str, Any]
+    name: str
+
+
+def method_run(algo: str, settings: dict[str, Any], name: str) -> StudyRun:
+    get_method(algo)
+    return StudyRun(algo, dict(settings), name)
+
+
+def preset_run(preset: str, extra: dict[str, Any] | None = None, name: str | None = None) -> StudyRun:
+    """A named preset of the degradation paper, plus ``extra`` settings."""
+    found = get_preset(preset)
+    return StudyRun(found.method, {**found.settings, **(extra or {})}, name or preset)
+
+
+def _config(run: StudyRun, scale: str) -> SearchConfig:
     defaults = SearchConfig()
     # every schedule setting takes part in the scaling, given or default
-    full = {**{key: getattr(defaults, key) for key in (*EPOCH_COUNTS, *PER_EPOCH_DECAYS)}, **method.defaults, **settings}
-    config = config_for("paper", {}, scaled(full, args.scale))
-    run_dir = Path(args.runs_dir) / args.scale / label
+    full = {**{key: getattr(defaults, key) for key in (*EPOCH_COUNTS, *PER_EPOCH_DECAYS)},
+            **get_method(run.algo).defaults, **run.settings}
+    return config_for("paper", {}, scaled(full, scale))
+
+
+def complete(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str, Path]:
+    """The run directory of each of ``runs`` over ``args.seeds`` seeds: reused when finished,
+    continued when killed, started otherwise. The seeds of every unfinished run (configuration
+    x seed) go to one executor together (``--executor``/``--workers``); returns when all are in."""
     seeds = list(range(args.seeds))
-    saved = run_dir / "config.json"
-    if saved.exists():
-        previous = json.loads(saved.read_text())
-        # settings added to the toolkit after a run was made take their defaults, as on resume
-        if SearchConfig().updated(previous["config"]) != config or previous["seeds"] != seeds:
-            raise SystemExit(f"{run_dir} holds a run with other settings; delete it or pass another --runs-dir")
-        resume_supernet_search(run_dir, device=args.device)
-    else:
-        run_supernet_search(algo, config, args.data, args.benchmark, seeds, run_dir, scale=args.scale, device=args.device)
-    return run_dir
-
-
-def run_preset(name: str, args: argparse.Namespace, extra: dict[str, Any] | None = None, label: str | None = None) -> Path:
-    """:func:`run_method` for a named preset of the degradation paper, plus ``extra`` settings."""
-    preset = get_preset(name)
-    return run_method(preset.method, {**preset.settings, **(extra or {})}, args, label or name)
+    directories: dict[str, Path] = {}
+    pending: list[PreparedRun] = []
+    for label, run in runs.items():
+        config = _config(run, args.scale)
+        run_dir = Path(args.runs_dir) / args.scale / run.name
+        directories[label] = run_dir
+        saved = run_dir / "config.json"
+        resume = saved.exists()
+        if resume:
+            previous = json.loads(saved.read_text())
+            # settings added to the toolkit after a run was made take their defaults, as on resume
+            if SearchConfig().updated(previous["config"]) != config or previous["seeds"] != seeds:
+                raise SystemExit(f"{run_dir} holds a run with other settings; delete it or pass another --runs-dir")
+            final = run_dir / "final.json"
+            if final.exists() and json.loads(final.read_text()).get("complete"):
+                continue
+        if any(p.out == run_dir for p in pending):
+            continue  # the same configuration under two labels runs once
+        pending.append(prepare_run(run.algo, config, args.data, args.benchmark, seeds, run_dir, args.scale, resume,
+                                   args.device, threads=args.threads, label=run.name))
+    if pending:
+        execute(pending, executor_from_args(args, str(Path(args.runs_dir) / "slurm_logs")))
+    return directories
 
 
 def labelled_history(run_dirs: dict[str, Path]) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """One DARTS-V1 iteration, bench_toolkit against the NB201 authors' own code, side by side.
 
     pip install --no-deps xautodl==1.0.0          # the peer: AutoDL-Projects' library, no extra deps
-    python benchmarks/peer_speed.py [--sizes paper mini] [--reps 5] [--steps 3] [--device cpu|cuda]
+    python benchmarks/peer_speed.py [--sizes paper mini] [--reps 5] [--steps 3] [--device cpu|cuda] [--bf16]
 
 The peer is xautodl's ``TinyNetworkDarts`` (the NB201 search network) with the step of its
 ``exps/NAS-Bench-201-algos/DARTS-V1.py``: SGD weight step on a search-train batch (``backward``
@@ -117,8 +117,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--bf16", action="store_true", help="also time the fast path under bf16 autocast")
     args = parser.parse_args()
     variants = {"plain": {"fast": False}, "fast": {"fast": True}}
+    if args.bf16:
+        variants["fast bf16"] = {"fast": True, "precision": "bf16"}
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else \
         f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
     print(f"DARTS-V1 iteration (weight step + alpha step, batch {BATCH}) on {device_name}; "

@@ -23,24 +23,29 @@ def test_proxy_scaling_changes_sizes_and_epochs_only():
 
 
 def test_a_run_directory_with_other_settings_is_not_silently_reused(tmp_path):
-    args = Namespace(scale="proxy", seeds=2, data="digits", benchmark="analog", device="cpu",
-                     runs_dir=str(tmp_path), out_dir=str(tmp_path / "figs"))
+    args = _args(tmp_path, seeds=2)
     run_dir = tmp_path / "proxy" / "ex-darts"
     run_dir.mkdir(parents=True)
     (run_dir / "config.json").write_text(json.dumps({"config": {"epochs": 3}, "seeds": [0, 1]}))
     with pytest.raises(SystemExit, match="holds a run with other settings"):
-        common.run_preset("ex-darts", args)
+        common.complete(args, {"EX-DARTS": common.preset_run("ex-darts")})
 
 
 def test_default_schedule_settings_are_scaled_too(tmp_path, monkeypatch):
     """A method's schedule settings left at their defaults (prune_start 20, prune_end 50, ASAP's
     beta) must shrink with the run, or a 10-epoch proxy run would never prune."""
     seen = {}
-    monkeypatch.setattr(common, "run_supernet_search", lambda algo, config, *a, **k: seen.update(config=config))
-    args = Namespace(scale="proxy", seeds=1, data="digits", benchmark="analog", device="cpu",
-                     runs_dir=str(tmp_path), out_dir=str(tmp_path))
-    common.run_method("prune-accumgrad", {"prune_power": 3}, args, "p3")
+    monkeypatch.setattr(common, "execute", lambda runs, executor: seen.update(config=runs[0].jobs[0].config))
+    args = _args(tmp_path, seeds=1)
+    common.complete(args, {"p3": common.method_run("prune-accumgrad", {"prune_power": 3}, "p3")})
     config = seen["config"]
     assert (config.epochs, config.prune_start, config.prune_end, config.prune_power) == (10, 4, 10, 3)
-    common.run_method("asap", {}, args, "asap")
+    common.complete(args, {"ASAP": common.method_run("asap", {}, "asap")})
     assert seen["config"].warmup_epochs == 1 and seen["config"].asap_beta == pytest.approx(0.95**5)
+
+
+def _args(tmp_path, seeds: int, **executor) -> Namespace:
+    """Study arguments as the study parser gives them (executor options at their defaults)."""
+    parsed = common.parser("test", "test").parse_args([])
+    return Namespace(**{**vars(parsed), "seeds": seeds, "data": "digits", "runs_dir": str(tmp_path),
+                        "out_dir": str(tmp_path / "figs"), **executor})

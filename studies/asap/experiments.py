@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench_toolkit.analysis import load_run, save_figure
-from bench_toolkit.study import final_table, run_method, write_outputs
+from bench_toolkit.study import complete, final_table, method_run, write_outputs
 
 METHODS = {
     "DARTS-V1": ("darts-v1", {}),
@@ -21,8 +21,8 @@ METHODS = {
 
 
 def _runs(args: argparse.Namespace, labels: tuple[str, ...] = tuple(METHODS)) -> dict[str, Path]:
-    return {label: run_method(METHODS[label][0], METHODS[label][1], args,
-                              label.lower().replace(" ", "-").replace("=", "")) for label in labels}
+    return complete(args, {label: method_run(METHODS[label][0], METHODS[label][1],
+                                             label.lower().replace(" ", "-").replace("=", "")) for label in labels})
 
 
 def _scaled_time(history: pd.DataFrame) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench_toolkit.study import criteria_table, curve_figure, final_table, run_preset, scaled, write_outputs
+from bench_toolkit.study import complete, criteria_table, curve_figure, final_table, preset_run, scaled, write_outputs
 
 
 def _out(args: argparse.Namespace) -> Path:
@@ -17,7 +17,7 @@ def _out(args: argparse.Namespace) -> Path:
 
 def _compare(args: argparse.Namespace, name: str, title: str, presets: dict[str, str], magnitudes: tuple[str, ...] = (),
              warmups: dict[str, int] | None = None) -> None:
-    runs = {label: run_preset(preset, args) for label, preset in presets.items()}
+    runs = complete(args, {label: preset_run(preset) for label, preset in presets.items()})
     shift = {label: scaled({"warmup_epochs": w}, args.scale)["warmup_epochs"] for label, w in (warmups or {}).items()}
     curve_figure(runs, "accuracy", _out(args) / f"{name}_accuracy.png", title, shift=shift or None)
     if magnitudes:
@@ -70,8 +70,8 @@ def exp7(args: argparse.Namespace) -> None:
 
 def table1(args: argparse.Namespace) -> None:
     """Table 1 rows: DARTS-V1, EX-DARTS and GDAS, final cells' accuracy mean ± std."""
-    runs = {"DARTS-V1": run_preset("darts-v1", args), "EX-DARTS": run_preset("ex-darts", args),
-            "GDAS": run_preset("gdas", args)}
+    runs = complete(args, {"DARTS-V1": preset_run("darts-v1"), "EX-DARTS": preset_run("ex-darts"),
+                           "GDAS": preset_run("gdas")})
     write_outputs(_out(args), "table1_methods", final_table(runs))
 
 
@@ -81,7 +81,7 @@ CRITERIA = ("sc_2", "rt_10", "darts-es", "ss-residual")
 def table2(args: argparse.Namespace) -> None:
     """Table 2 (stop criteria): DARTS+ sc_2 and rt_10, DARTS-ES and SS-DARTS (Eq. 13 on
     nor_conv_3x3, Algorithm 2), all rolled back on the same SS-DARTS-setting runs."""
-    run = run_preset("ss-darts", args, {"hessian_every": 1})
+    run = complete(args, {"ss-darts": preset_run("ss-darts", {"hessian_every": 1})})["ss-darts"]
     write_outputs(_out(args), "table2_stop_criteria", criteria_table(run, CRITERIA, "weight lr 0.003"))
 
 
@@ -89,8 +89,7 @@ def table3(args: argparse.Namespace) -> None:
     """Table 3 (weight-learning-rate resilience): weight lr 0.003, 0.009, 0.015 (alpha lr 0.001),
     each criterion rolled back on the same runs."""
     names = ("sc_2", "sc_3", "sc_4", "rt_10", "rt_2", "rt_3", "rt_4", "darts-es", "ss-residual")
-    tables = []
-    for lr in (0.003, 0.009, 0.015):
-        run = run_preset("ss-darts", args, {"w_lr": lr, "w_lr_min": lr * 0.04, "hessian_every": 1}, label=f"ss-darts-wlr-{lr}")
-        tables.append(criteria_table(run, names, f"weight lr {lr}"))
+    runs = complete(args, {f"weight lr {lr}": preset_run("ss-darts", {"w_lr": lr, "w_lr_min": lr * 0.04, "hessian_every": 1},
+                                                         name=f"ss-darts-wlr-{lr}") for lr in (0.003, 0.009, 0.015)})
+    tables = [criteria_table(run, names, label) for label, run in runs.items()]
     write_outputs(_out(args), "table3_lr_resilience", pd.concat(tables, ignore_index=True))

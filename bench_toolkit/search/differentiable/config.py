@@ -10,6 +10,9 @@ from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.spaces import nb201
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 @dataclass(frozen=True)
 class SearchConfig:
     epochs: int = 50
@@ -37,6 +40,7 @@ class SearchConfig:
     track_running_stats: bool = True
     # implementation (the same algorithm either way; see nn/fused.py and benchmarks/README.md)
     fast: bool = True  # shared work between edges, channels-last; False: the plain per-edge reference path
+    precision: str = "fp32"  # or "bf16": the weight and alpha steps' forward and backward under bf16 autocast
     # GDAS temperature (linear over the run's epochs)
     tau_max: float = 10.0
     tau_min: float = 0.1
@@ -75,6 +79,8 @@ class SearchConfig:
         for key in ("epochs", "batch_size", "channels", "cells_per_stage"):
             if key in settings and (not isinstance(settings[key], int) or settings[key] < 1):
                 raise BenchToolkitError(f"setting {key} must be a positive integer, got {settings[key]!r}")
+        if "precision" in settings and settings["precision"] not in PRECISIONS:
+            raise BenchToolkitError(f"precision must be one of {', '.join(PRECISIONS)}, got {settings['precision']!r}")
         if "ops" in settings and (not settings["ops"] or set(settings["ops"]) - set(nb201.OPS)):
             raise BenchToolkitError(f"ops must be a non-empty subset of {', '.join(nb201.OPS)}, got {settings['ops']}")
         return replace(self, **settings)

@@ -136,15 +136,17 @@ class SupernetSearch:
 
     def train_step(self, train: tuple[torch.Tensor, torch.Tensor], valid: tuple[torch.Tensor, torch.Tensor]) -> np.ndarray:
         """One iteration: weight step on ``train`` and alpha step on ``valid`` (order per
-        ``alpha_first``), then the learning-rate schedule. Returns train loss, train accuracy,
+        ``alpha_first``; under bf16 autocast with ``precision='bf16'``: parameters, optimiser
+        states and the loss stay float32), then the learning-rate schedule. Returns train loss, train accuracy,
         valid loss, valid accuracy."""
         train, valid = self._to_device(train), self._to_device(valid)
-        if self.config.alpha_first:
-            valid_stats = self._alpha_step(train, valid)
-            train_stats = self._weight_step(train)
-        else:
-            train_stats = self._weight_step(train)
-            valid_stats = self._alpha_step(train, valid)
+        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.config.precision == "bf16"):
+            if self.config.alpha_first:
+                valid_stats = self._alpha_step(train, valid)
+                train_stats = self._weight_step(train)
+            else:
+                train_stats = self._weight_step(train)
+                valid_stats = self._alpha_step(train, valid)
         self.scheduler.step()
         self.step += 1
         if self.config.record_every_steps and self.step % self.config.record_every_steps == 0:
@@ -152,12 +154,13 @@ class SupernetSearch:
                                    **self._alpha_summary(self._alpha_numpy())})
         return np.array([*train_stats, *valid_stats])
 
-    def train_epoch(self) -> dict[str, Any]:
-        """Run one epoch and return its history row."""
+    def train_epoch(self, show_batches: bool = True) -> dict[str, Any]:
+        """Run one epoch and return its history row (a progress bar over its batches on a terminal)."""
         self.model.train()
         start = time.perf_counter()
         sums = np.zeros(4)
-        batches = tqdm(self.data.epoch(self.generator), total=len(self.data), leave=False, disable=None,
+        batches = tqdm(self.data.epoch(self.generator), total=len(self.data), leave=False,
+                       disable=None if show_batches else True,
                        desc=f"seed {self.seed} epoch {self.epoch + 1}/{self.config.epochs}", unit="batch")
         for train, valid in batches:
             sums += self.train_step(train, valid)
@@ -242,24 +245,6 @@ class SupernetSearch:
     def load(self, path: Path) -> None:
         # our own checkpoint: numpy arrays and Python objects beside tensors, hence weights_only=False
         self.load_state_dict(torch.load(path, map_location="cpu", weights_only=False))
-
-
-def summary_of(searches: list[SupernetSearch], bench: Benchmark | None) -> dict[str, Any]:
-    """Per seed the chosen cell (the final epoch's, or the one an online stop criterion selected)
-    and its benchmark answers; mean and std of each answer over seeds."""
-    chosen = []
-    for search in searches:
-        epoch = search.selected_epoch or search.epoch
-        chosen.append({**next(r for r in search.history if r["epoch"] == epoch), "stopped": search.selected_epoch is not None})
-    datasets = bench.datasets if bench is not None else ()
-    answer_keys = [k for k in chosen[0] if k.split(".")[0] in datasets]
-    summary: dict[str, Any] = {
-        "per_seed": [{k: r[k] for k in ("seed", "epoch", "arch", "stopped", *answer_keys)} for r in chosen]
-    }
-    for key in answer_keys:
-        values = [r[key] for r in chosen]
-        summary[key] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
-    return summary
 
 
 def trace_of(search: SupernetSearch) -> Trace:

@@ -7,94 +7,155 @@ Run directory::
     DIR/alphas.parquet     alpha and softmax weight per (seed, epoch, edge, op)
     DIR/steps.parquet      with record_every_steps=k: cell, entropy, magnitudes every k iterations
     DIR/final.json         per seed the chosen cell (final, or the one an online stop criterion
-                           selected) and its benchmark answers; mean and std
+                           selected) and its benchmark answers; mean and std; ``complete``
     DIR/checkpoints/seed_<k>.pt   the latest epoch of seed k (model, optimisers, schedule, RNG, rows)
+
+Seeds are :class:`~.jobs.SeedJob` s. They run one after another in this process, or are handed
+to an executor (:mod:`bench_toolkit.executors`: a local worker pool, or SLURM). Either way this
+process alone writes the tables, atomically, from the progress each seed reports; a job writes
+only its own checkpoint.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from bench_toolkit import __version__
 from bench_toolkit.benchmarks import Benchmark, load_benchmark
-from bench_toolkit.data.batches import PairedBatches
-from bench_toolkit.data.images import balanced_halves
-from bench_toolkit.data.readers import read_data
+from bench_toolkit.diagnostics.stop import parse_criterion
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.fileio import write_json, write_table
 from bench_toolkit.search.differentiable.config import SearchConfig
-from bench_toolkit.diagnostics.stop import parse_criterion
-from bench_toolkit.search.differentiable.engine import SupernetSearch, get_method, summary_of, trace_of
-from bench_toolkit.spaces import nb201
+from bench_toolkit.search.differentiable.engine import get_method
+from bench_toolkit.search.differentiable.jobs import (
+    EpochCallback, SeedJob, SeedProgress, StopSpec, load_search_data, run_seed,
+)
 
-EpochCallback = Callable[[SupernetSearch, dict[str, Any]], None]
-StopSpec = dict[str, str]
-"""An online stop criterion as config.json keeps it: ``{"criterion": "sc_2", "op": "nor_conv_3x3"}``."""
-
-
-def load_search_data(data_spec: str, config: SearchConfig) -> PairedBatches:
-    """The NB201 search protocol's paired halves of the training images, at the configured size."""
-    images = read_data(data_spec, config.images_per_class)
-    train, valid = balanced_halves(images)
-    return PairedBatches(train, valid, config.batch_size, config.resolution, config.augment)
+if TYPE_CHECKING:
+    from bench_toolkit.executors import Executor
 
 
-def alpha_table(search: SupernetSearch) -> pd.DataFrame:
-    rows = []
-    for epoch, alpha in enumerate(search.alphas, start=1):
-        weights = search.mixing.distribution(alpha, epoch)
-        for e, edge in enumerate(nb201.EDGES):
-            for k, op in enumerate(search.config.ops):
-                rows.append({"seed": search.seed, "epoch": epoch, "edge": f"{edge[0]}->{edge[1]}", "op": op,
-                             "alpha": float(alpha[e, k]), "weight": float(weights[e, k])})
-    return pd.DataFrame(rows)
+def summary_of(progress: Sequence[SeedProgress], datasets: Sequence[str]) -> dict[str, Any]:
+    """Per seed the chosen cell (the final epoch's, or the one an online stop criterion selected)
+    and its benchmark answers; mean and std of each answer over seeds."""
+    chosen = []
+    for seed in progress:
+        epoch = seed.selected_epoch or seed.epoch
+        chosen.append({**next(r for r in seed.history if r["epoch"] == epoch), "stopped": seed.selected_epoch is not None})
+    answer_keys = [k for k in chosen[0] if k.split(".")[0] in datasets]
+    summary: dict[str, Any] = {
+        "per_seed": [{k: r[k] for k in ("seed", "epoch", "arch", "stopped", *answer_keys)} for r in chosen]
+    }
+    for key in answer_keys:
+        values = [r[key] for r in chosen]
+        summary[key] = {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+    return summary
+
+
+@dataclass
+class RunWriter:
+    """Keeps each seed's latest progress and rewrites the run directory's tables from it."""
+
+    out: Path
+    seeds: list[int]
+    datasets: tuple[str, ...]
+    progress: dict[int, SeedProgress] = field(default_factory=dict)
+
+    def update(self, seed_progress: SeedProgress) -> None:
+        self.progress[seed_progress.seed] = seed_progress
+        self.write()
+
+    def write(self) -> None:
+        seeds = [self.progress[s] for s in self.seeds if s in self.progress and self.progress[s].history]
+        if not seeds:
+            return
+        write_table(self.out / "history.parquet", pd.DataFrame([row for s in seeds for row in s.history]))
+        write_table(self.out / "alphas.parquet", pd.concat([s.alphas for s in seeds], ignore_index=True))
+        step_rows = [row for s in seeds for row in s.step_rows]
+        if step_rows:
+            write_table(self.out / "steps.parquet", pd.DataFrame(step_rows))
+        complete = len(seeds) == len(self.seeds) and all(s.finished for s in seeds)
+        write_json(self.out / "final.json", {**summary_of(seeds, self.datasets), "complete": complete})
+
+    def history(self) -> pd.DataFrame:
+        return pd.DataFrame([row for s in self.seeds if s in self.progress for row in self.progress[s].history])
+
+
+@dataclass
+class PreparedRun:
+    """A run directory with its config.json written, and the jobs that fill it."""
+
+    out: Path
+    jobs: list[SeedJob]
+    writer: RunWriter
+    bench: Benchmark | None = None  # loaded once here, shared by the seeds that run in this process
+
+
+def prepare_run(algo: str, config: SearchConfig, data_spec: str, benchmark_spec: str | None, seeds: Sequence[int],
+                out_dir: str | Path, scale: str = "paper", resume: bool = False, device: str = "cpu",
+                stop: StopSpec | None = None, threads: int | None = None, label: str = "") -> PreparedRun:
+    """Check the arguments, write ``config.json`` and return the run's jobs (one per seed)."""
+    get_method(algo)
+    out = Path(out_dir)
+    if not resume and (out / "config.json").exists():
+        raise BenchToolkitError(f"'{out}' already holds a run; continue it with --resume {out}, or choose a new --out")
+    if stop:
+        parse_criterion(stop["criterion"], stop.get("op", "nor_conv_3x3"))  # refuse a bad name before training
+    bench = load_benchmark(benchmark_spec) if benchmark_spec else None
+    data_spec, benchmark_spec = _absolute(data_spec), _absolute(benchmark_spec)
+    write_json(out / "config.json", {
+        "kind": "supernet", "algo": algo, "data": data_spec, "benchmark": benchmark_spec, "scale": scale,
+        "seeds": list(seeds), "config": config.as_dict(), "stop": stop, "bench_toolkit_version": __version__,
+    })
+    jobs = [SeedJob(algo, config, data_spec, benchmark_spec, seed, out / "checkpoints" / f"seed_{seed}.pt", stop, device,
+                    threads, label or out.name) for seed in seeds]
+    return PreparedRun(out, jobs, RunWriter(out, list(seeds), bench.datasets if bench else ()), bench)
+
+
+def execute(runs: Sequence[PreparedRun], executor: Executor | None = None, callbacks: Sequence[EpochCallback] = ()) -> None:
+    """Run every job of ``runs``: here, one after another (``executor=None``; data and benchmark
+    loaded once per run), or through ``executor``. Each run directory is rewritten after every
+    epoch a seed reports. Jobs that fail do not stop the others; they are reported together at
+    the end, each with its seed, configuration and the last lines of its log."""
+    if executor is None:
+        for run in runs:
+            if not run.jobs:
+                continue
+            first = run.jobs[0]
+            data = load_search_data(first.data_spec, first.config)
+            for job in run.jobs:
+                run.writer.update(run_seed(job, run.writer.update, data, run.bench, callbacks))
+        return
+    if callbacks:
+        raise BenchToolkitError("epoch callbacks run only in this process: leave out the executor (or --workers)")
+    writers = {job.checkpoint: run.writer for run in runs for job in run.jobs}
+    failures = executor.run([job for run in runs for job in run.jobs], lambda p: writers[p.checkpoint].update(p))
+    for run in runs:
+        run.writer.write()
+    if failures:
+        raise BenchToolkitError(f"{len(failures)} job(s) failed; the others finished and are written; "
+                                "rerun the same command to continue them:\n" + "\n".join(failures))
 
 
 def run_supernet_search(
     algo: str, config: SearchConfig, data_spec: str, benchmark_spec: str | None, seeds: Sequence[int],
     out_dir: str | Path, scale: str = "paper", resume: bool = False, callbacks: Sequence[EpochCallback] = (),
-    device: str = "cpu", stop: StopSpec | None = None,
+    device: str = "cpu", stop: StopSpec | None = None, executor: Executor | None = None, threads: int | None = None,
 ) -> pd.DataFrame:
     """Search once per seed, writing the run directory after every epoch; return the history.
-    With ``stop`` (criterion name and op), a seed ends when the criterion fires (online)."""
-    method = get_method(algo)
-    out = Path(out_dir)
-    checkpoints = out / "checkpoints"
-    if not resume and (out / "config.json").exists():
-        raise BenchToolkitError(f"'{out}' already holds a run; continue it with --resume {out}, or choose a new --out")
-    bench = load_benchmark(benchmark_spec) if benchmark_spec else None
-    data = load_search_data(data_spec, config)
-    write_json(out / "config.json", {
-        "kind": "supernet", "algo": algo, "data": _absolute(data_spec), "benchmark": _absolute(benchmark_spec), "scale": scale,
-        "seeds": list(seeds), "config": config.as_dict(), "stop": stop, "bench_toolkit_version": __version__,
-    })
-    criterion = parse_criterion(stop["criterion"], stop.get("op", "nor_conv_3x3")) if stop else None
-    done: list[SupernetSearch] = []
-    done_alphas: list[pd.DataFrame] = []
-    for seed in seeds:
-        search = SupernetSearch(method, config, data, bench, seed, device)
-        checkpoint = checkpoints / f"seed_{seed}.pt"
-        if resume and checkpoint.exists():
-            search.load(checkpoint)
-        while search.epoch < config.epochs and search.selected_epoch is None and not search.mixing.finished():
-            row = search.train_epoch()
-            if criterion is not None:
-                selection = criterion.first_fire(trace_of(search))
-                if selection is not None and selection.fired_at == search.epoch:
-                    search.selected_epoch = selection.epoch
-            search.save(checkpoint)
-            _write_tables(out, [*done, search], bench, [*done_alphas, alpha_table(search)])
-            for callback in callbacks:
-                callback(search, row)
-        done.append(search)
-        done_alphas.append(alpha_table(search))  # a finished seed's table is built once
-    _write_tables(out, done, bench, done_alphas)
-    return pd.DataFrame([row for s in done for row in s.history])
+    With ``stop`` (criterion name and op), a seed ends when the criterion fires (online); with
+    ``executor``, seeds run as parallel jobs (:mod:`bench_toolkit.executors`); ``threads`` sets
+    torch's threads for each seed (results on CPU depend on it in the last bits)."""
+    run = prepare_run(algo, config, data_spec, benchmark_spec, seeds, out_dir, scale, resume, device, stop, threads)
+    execute([run], executor, callbacks)
+    return run.writer.history()
 
 
 def _absolute(spec: str | None) -> str | None:
@@ -105,25 +166,22 @@ def _absolute(spec: str | None) -> str | None:
     return f"{kind}:{Path(path).expanduser().resolve()}"
 
 
-def _write_tables(out: Path, searches: list[SupernetSearch], bench: Benchmark | None,
-                  alpha_tables: list[pd.DataFrame]) -> None:
-    rows = [row for s in searches for row in s.history]
-    write_table(out / "history.parquet", pd.DataFrame(rows))
-    write_table(out / "alphas.parquet", pd.concat(alpha_tables, ignore_index=True))
-    step_rows = [row for s in searches for row in s.step_rows]
-    if step_rows:
-        write_table(out / "steps.parquet", pd.DataFrame(step_rows))
-    write_json(out / "final.json", summary_of(searches, bench))
-
-
-def resume_supernet_search(out_dir: str | Path, callbacks: Sequence[EpochCallback] = (), device: str = "cpu") -> pd.DataFrame:
+def resume_supernet_search(out_dir: str | Path, callbacks: Sequence[EpochCallback] = (), device: str = "cpu",
+                           executor: Executor | None = None, threads: int | None = None) -> pd.DataFrame:
     """Continue the run in ``out_dir`` from its checkpoints, with the settings it was started with."""
+    saved = read_run_config(out_dir)
+    config = SearchConfig().updated(saved["config"])
+    return run_supernet_search(saved["algo"], config, saved["data"], saved["benchmark"], saved["seeds"], out_dir,
+                               saved["scale"], resume=True, callbacks=callbacks, device=device, stop=saved.get("stop"),
+                               executor=executor, threads=threads)
+
+
+def read_run_config(out_dir: str | Path) -> dict[str, Any]:
+    """The config.json of a differentiable run directory; a clear error for anything else."""
     path = Path(out_dir) / "config.json"
     if not path.is_file():
         raise BenchToolkitError(f"'{out_dir}' holds no config.json: it is not a run directory to resume")
     saved = json.loads(path.read_text())
     if saved.get("kind") != "supernet":
         raise BenchToolkitError(f"'{out_dir}' is a {saved.get('kind')} run; only differentiable searches resume")
-    config = SearchConfig().updated(saved["config"])
-    return run_supernet_search(saved["algo"], config, saved["data"], saved["benchmark"], saved["seeds"], out_dir,
-                               saved["scale"], resume=True, callbacks=callbacks, device=device, stop=saved.get("stop"))
+    return saved

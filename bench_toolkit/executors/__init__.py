@@ -1,0 +1,77 @@
+"""Where the jobs of a search or a study run (one job = one seed of one configuration).
+
+- :class:`~bench_toolkit.executors.local.LocalPool` (``--workers N``): N worker processes on
+  this machine, torch's threads divided among them; every epoch each worker reports its seed's
+  progress, so the run directories and the progress bars stay current.
+- :class:`~bench_toolkit.executors.slurm.SlurmExecutor` (``--executor slurm``): one SLURM job
+  per seed through ``submitit``; results are collected as jobs finish.
+
+An executor's :meth:`run` takes the jobs and a callback for their progress (called in this
+process, which alone writes run directories) and returns one message per failed job; a failed job
+never stops the others. Without an executor the seeds run one after another in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+from bench_toolkit.errors import BenchToolkitError
+
+if TYPE_CHECKING:  # this module stays light: the CLI builds its parser from it without torch
+    from bench_toolkit.search.differentiable.jobs import SeedJob, SeedProgress
+
+ProgressCallback = Callable[["SeedProgress"], None]
+LOG_LINES = 15  # lines of a failed job's log quoted in its report
+
+
+class Executor(Protocol):
+    def run(self, jobs: Sequence[SeedJob], on_progress: ProgressCallback) -> list[str]:
+        """Run ``jobs``; call ``on_progress`` in this process; return one report per failed job."""
+
+
+def failure_report(job: SeedJob, log: str) -> str:
+    """A failed job named by seed and configuration, with the last lines of its log."""
+    tail = "\n".join("    " + line for line in log.rstrip().splitlines()[-LOG_LINES:])
+    return f"- {job.describe()} failed; last lines of its log:\n{tail}"
+
+
+def default_threads(workers: int) -> int:
+    """torch threads per worker: this machine's cores divided among the workers (at least one)."""
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
+def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose where seeds run, shared by ``bench-toolkit search`` and the studies."""
+    group = parser.add_argument_group("where seeds run")
+    group.add_argument("--executor", default="local", choices=["local", "slurm"],
+                       help="local: this machine (--workers processes); slurm: one cluster job per seed via submitit")
+    group.add_argument("--workers", type=int, default=1, help="local: seeds run at once in separate processes (default 1)")
+    group.add_argument("--threads", type=int, help="torch threads per seed (default: cores / workers; CPU results "
+                                                   "depend on it in the last bits)")
+    group.add_argument("--slurm-partition", help="slurm: partition")
+    group.add_argument("--slurm-account", help="slurm: account to charge")
+    group.add_argument("--slurm-gpus", type=int, default=1, help="slurm: GPUs per job (default 1)")
+    group.add_argument("--slurm-cpus", type=int, default=8, help="slurm: CPU cores per job (default 8)")
+    group.add_argument("--slurm-time", type=int, default=720, help="slurm: time limit per job in minutes (default 720); "
+                                                                   "a job that hits it is requeued and continues")
+    group.add_argument("--slurm-folder", help="slurm: folder for job scripts and logs (default: <runs>/slurm_logs)")
+
+
+def executor_from_args(args: argparse.Namespace, default_folder: str) -> Executor | None:
+    """The executor the parsed options ask for; None for one local process (run in this one)."""
+    from bench_toolkit.executors.local import LocalPool
+
+    if args.executor == "slurm":
+        from bench_toolkit.executors.slurm import SlurmExecutor
+
+        return SlurmExecutor(args.slurm_folder or default_folder, partition=args.slurm_partition,
+                             account=args.slurm_account, gpus_per_job=args.slurm_gpus, cpus_per_job=args.slurm_cpus,
+                             time_minutes=args.slurm_time)
+    if args.workers < 1:
+        raise BenchToolkitError(f"--workers must be at least 1, got {args.workers}")
+    if args.threads is not None and args.threads < 1:
+        raise BenchToolkitError(f"--threads must be at least 1, got {args.threads}")
+    return LocalPool(args.workers, args.threads) if args.workers > 1 else None

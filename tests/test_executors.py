@@ -1,0 +1,81 @@
+"""Where seeds run: a local worker pool and SLURM (through submitit's LocalExecutor: real
+subprocesses, real pickling). Each seed's tables equal its serial run's; a killed run continues
+from its checkpoints; a failed job is reported with its seed, configuration and log while the
+others finish."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import submitit
+
+from bench_toolkit.errors import BenchToolkitError
+from bench_toolkit.executors.local import LocalPool
+from bench_toolkit.executors.slurm import SlurmExecutor
+from bench_toolkit.search.differentiable import config_for, resume_supernet_search, run_supernet_search
+from bench_toolkit.search.differentiable.run import execute, prepare_run
+
+SMALL = {"epochs": 2, "images_per_class": 20, "resolution": 8, "channels": 4, "batch_size": 16, "record_every_steps": 3}
+TABLES = ("history.parquet", "alphas.parquet", "steps.parquet")
+
+
+def _slurm(tmp_path) -> SlurmExecutor:
+    return SlurmExecutor(tmp_path / "logs", backend=submitit.LocalExecutor(tmp_path / "logs"), poll_seconds=0.2)
+
+
+def _assert_same_tables(a, b) -> None:
+    for name in TABLES:
+        left, right = pd.read_parquet(a / name), pd.read_parquet(b / name)
+        columns = [c for c in left.columns if c != "epoch_seconds"]  # wall time is the one thing that differs
+        pd.testing.assert_frame_equal(left[columns], right[columns], check_exact=True)
+
+
+def test_seeds_in_worker_processes_equal_their_serial_run(tmp_path):
+    """Same threads per seed (CPU results depend on the thread count in the last bits), so the
+    tables are bit-identical, whichever process ran which seed."""
+    config = config_for("proxy", {}, SMALL)
+    run_supernet_search("darts-v1", config, "digits", "analog", [0, 1, 2], tmp_path / "serial", threads=1)
+    run_supernet_search("darts-v1", config, "digits", "analog", [0, 1, 2], tmp_path / "pool", executor=LocalPool(2, 1))
+    _assert_same_tables(tmp_path / "serial", tmp_path / "pool")
+    final = json.loads((tmp_path / "pool" / "final.json").read_text())
+    assert final["complete"] and [s["seed"] for s in final["per_seed"]] == [0, 1, 2]
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_slurm_jobs_continue_a_killed_run_from_its_checkpoints(tmp_path):
+    """A run killed after one epoch, resumed through the SLURM executor: each job loads its seed's
+    checkpoint in a fresh process and ends with the tables of an uninterrupted run."""
+    config = config_for("proxy", {}, {**SMALL, "epochs": 3})
+    run_supernet_search("gdas", config, "digits", "analog", [0, 1], tmp_path / "straight", threads=1)
+
+    def kill_after_first_epoch(search, row):
+        if search.seed == 1 and search.epoch == 1:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        run_supernet_search("gdas", config, "digits", "analog", [0, 1], tmp_path / "killed", threads=1,
+                            callbacks=[kill_after_first_epoch])
+    assert not json.loads((tmp_path / "killed" / "final.json").read_text())["complete"]
+    resume_supernet_search(tmp_path / "killed", executor=_slurm(tmp_path), threads=1)
+    _assert_same_tables(tmp_path / "straight", tmp_path / "killed")
+    assert json.loads((tmp_path / "killed" / "final.json").read_text())["complete"]
+
+
+@pytest.mark.parametrize("kind", ["local", "slurm"])
+def test_a_failed_job_is_reported_and_the_others_finish(tmp_path, kind):
+    config = config_for("proxy", {}, {**SMALL, "epochs": 1})
+    good = prepare_run("darts-v1", config, "digits", None, [0], tmp_path / "good", threads=1)
+    bad = prepare_run("darts-v1", config, f"imagefolder:{tmp_path / 'missing'}", None, [4], tmp_path / "bad", threads=1)
+    executor = LocalPool(2, 1) if kind == "local" else _slurm(tmp_path)
+    with pytest.raises(BenchToolkitError) as error:
+        execute([good, bad], executor)
+    message = str(error.value)
+    assert "1 job(s) failed" in message and f"seed 4 of bad ({tmp_path / 'bad'})" in message
+    assert "missing" in message  # the job's own error, from its log
+    assert json.loads((tmp_path / "good" / "final.json").read_text())["complete"]
+    assert not (tmp_path / "bad" / "history.parquet").exists()
