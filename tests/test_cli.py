@@ -107,3 +107,11 @@ def test_differentiable_search_plots_and_resume(tmp_path, capsys):
     assert main(["search", "--resume", str(out)]) == 0  # a finished run resumes to the same result
     assert json.loads((out / "final.json").read_text()) == final
     assert main(["plot", str(out), "--kind", "anytime", "--out", str(tmp_path / "x.png")]) == 2
+
+
+def test_a_bad_data_spec_writes_nothing(tmp_path, capsys):
+    """Data and benchmark are read before the run directory is made: fixing the typo and rerunning works."""
+    out = tmp_path / "run"
+    assert main(["search", "--algo", "darts-v1", "--data", f"cifar10:{tmp_path / 'nope'}", "--out", str(out)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not out.exists()

@@ -274,3 +274,26 @@ def test_fast_and_plain_search_steps_agree_in_float32(algo):
     moved = (outcome[False][1] - start).abs().max()
     assert moved > 0.02
     assert torch.allclose(outcome[True][1], outcome[False][1], atol=moved.item() * 1e-2)
+
+
+def test_bf16_precision_autocasts_the_steps_and_keeps_float32_state():
+    """``precision='bf16'``: the same first iteration as fp32 to bf16 accuracy (8 bits of mantissa:
+    the losses within 2%), parameters, alpha and optimiser state stay float32; other values refused."""
+    from bench_toolkit.data.batches import PairedBatches
+    from bench_toolkit.data.images import balanced_halves
+    from bench_toolkit.data.readers import read_data
+    from bench_toolkit.search.differentiable import SupernetSearch, get_method
+
+    data = PairedBatches(*balanced_halves(read_data("digits", 20)), 16, 8)
+    train, valid = next(data.epoch(torch.Generator().manual_seed(0)))
+    losses = {}
+    for precision in ("fp32", "bf16"):
+        search = SupernetSearch(get_method("darts-v1"), config_for("proxy", {}, {**PROXY, "precision": precision}),
+                                data, None, seed=0)
+        losses[precision] = search.train_step(train, valid)[[0, 2]]
+        assert all(p.dtype == torch.float32 for p in search.model.parameters())
+        assert search.model.alpha.grad.dtype == torch.float32 and torch.isfinite(search.model.alpha.grad).all()
+    assert np.allclose(losses["bf16"], losses["fp32"], rtol=0.02)
+    assert not np.array_equal(losses["bf16"], losses["fp32"])  # bf16 did run
+    with pytest.raises(BenchToolkitError, match="precision must be one of fp32, bf16"):
+        config_for("paper", {}, {"precision": "fp16"})

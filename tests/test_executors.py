@@ -70,12 +70,14 @@ def test_slurm_jobs_continue_a_killed_run_from_its_checkpoints(tmp_path):
 def test_a_failed_job_is_reported_and_the_others_finish(tmp_path, kind):
     config = config_for("proxy", {}, {**SMALL, "epochs": 1})
     good = prepare_run("darts-v1", config, "digits", None, [0], tmp_path / "good", threads=1)
-    bad = prepare_run("darts-v1", config, f"imagefolder:{tmp_path / 'missing'}", None, [4], tmp_path / "bad", threads=1)
+    bad = prepare_run("darts-v1", config, "digits", None, [4], tmp_path / "bad", threads=1)
+    bad.jobs[0].checkpoint.parent.mkdir(parents=True)
+    bad.jobs[0].checkpoint.write_bytes(b"not a checkpoint")  # the job fails when it loads it
     executor = LocalPool(2, 1) if kind == "local" else _slurm(tmp_path)
     with pytest.raises(BenchToolkitError) as error:
         execute([good, bad], executor)
     message = str(error.value)
     assert "1 job(s) failed" in message and f"seed 4 of bad ({tmp_path / 'bad'})" in message
-    assert "missing" in message  # the job's own error, from its log
+    assert "UnpicklingError" in message  # the job's own error, from its log
     assert json.loads((tmp_path / "good" / "final.json").read_text())["complete"]
     assert not (tmp_path / "bad" / "history.parquet").exists()

@@ -29,6 +29,7 @@ import pandas as pd
 
 from bench_toolkit import __version__
 from bench_toolkit.benchmarks import Benchmark, load_benchmark
+from bench_toolkit.data.batches import PairedBatches
 from bench_toolkit.diagnostics.stop import parse_criterion
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.fileio import write_json, write_table
@@ -96,12 +97,14 @@ class PreparedRun:
     jobs: list[SeedJob]
     writer: RunWriter
     bench: Benchmark | None = None  # loaded once here, shared by the seeds that run in this process
+    data: PairedBatches | None = None
 
 
 def prepare_run(algo: str, config: SearchConfig, data_spec: str, benchmark_spec: str | None, seeds: Sequence[int],
                 out_dir: str | Path, scale: str = "paper", resume: bool = False, device: str = "cpu",
                 stop: StopSpec | None = None, threads: int | None = None, label: str = "") -> PreparedRun:
-    """Check the arguments, write ``config.json`` and return the run's jobs (one per seed)."""
+    """Check the arguments (the data and benchmark are loaded: a bad one fails here, before
+    anything is written), write ``config.json`` and return the run's jobs (one per seed)."""
     get_method(algo)
     out = Path(out_dir)
     if not resume and (out / "config.json").exists():
@@ -109,6 +112,8 @@ def prepare_run(algo: str, config: SearchConfig, data_spec: str, benchmark_spec:
     if stop:
         parse_criterion(stop["criterion"], stop.get("op", "nor_conv_3x3"))  # refuse a bad name before training
     bench = load_benchmark(benchmark_spec) if benchmark_spec else None
+    # read before anything is written: a bad path or layout must not leave a config.json behind
+    data = load_search_data(data_spec, config)
     data_spec, benchmark_spec = _absolute(data_spec), _absolute(benchmark_spec)
     write_json(out / "config.json", {
         "kind": "supernet", "algo": algo, "data": data_spec, "benchmark": benchmark_spec, "scale": scale,
@@ -116,22 +121,19 @@ def prepare_run(algo: str, config: SearchConfig, data_spec: str, benchmark_spec:
     })
     jobs = [SeedJob(algo, config, data_spec, benchmark_spec, seed, out / "checkpoints" / f"seed_{seed}.pt", stop, device,
                     threads, label or out.name) for seed in seeds]
-    return PreparedRun(out, jobs, RunWriter(out, list(seeds), bench.datasets if bench else ()), bench)
+    return PreparedRun(out, jobs, RunWriter(out, list(seeds), bench.datasets if bench else ()), bench, data)
 
 
 def execute(runs: Sequence[PreparedRun], executor: Executor | None = None, callbacks: Sequence[EpochCallback] = ()) -> None:
-    """Run every job of ``runs``: here, one after another (``executor=None``; data and benchmark
-    loaded once per run), or through ``executor``. Each run directory is rewritten after every
+    """Run every job of ``runs``: here, one after another (``executor=None``; the data and
+    benchmark :func:`prepare_run` loaded are shared), or through ``executor`` (each job loads its
+    own). Each run directory is rewritten after every
     epoch a seed reports. Jobs that fail do not stop the others; they are reported together at
     the end, each with its seed, configuration and the last lines of its log."""
     if executor is None:
         for run in runs:
-            if not run.jobs:
-                continue
-            first = run.jobs[0]
-            data = load_search_data(first.data_spec, first.config)
             for job in run.jobs:
-                run.writer.update(run_seed(job, run.writer.update, data, run.bench, callbacks))
+                run.writer.update(run_seed(job, run.writer.update, run.data, run.bench, callbacks))
         return
     if callbacks:
         raise BenchToolkitError("epoch callbacks run only in this process: leave out the executor (or --workers)")
