@@ -210,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     supernet.add_argument("--data", default="digits",
                           help="data SPEC: digits (embedded, smoke scale), cifar10:PATH, cifar100:PATH, imagefolder:PATH")
     supernet.add_argument("--epochs", type=int, help="search epochs (default: 50; GDAS 250)")
-    supernet.add_argument("--scale", default="paper", choices=["paper", "proxy"], help="proxy: fewer, smaller images and a smaller supernet")
+    supernet.add_argument("--scale", default="paper",
+                          help="sizes only: smoke (tests), mini (CPU studies: 1,000 images per class, 16x16, C=8, "
+                               "one cell per stage), paper (default)")
     supernet.add_argument("--resume", metavar="DIR", help="continue the killed run in DIR with its own settings")
     supernet.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     supernet.add_argument("--precision", choices=["fp32", "bf16"],

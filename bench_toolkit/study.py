@@ -1,11 +1,10 @@
-"""Shared machinery of the study scripts in ``studies/``: run a method over seeds (reusing
-finished runs), draw the papers' figure types, and tabulate mean ± std.
+"""Shared machinery of the study scripts in ``studies/``: run methods over seeds (reusing
+finished runs, handing unfinished seeds to an executor), draw the papers' figure types, and
+tabulate mean ± std.
 
-Scales: ``paper`` runs the settings as the papers did (GPU hours); ``proxy`` (CPU, minutes) keeps
-every algorithmic setting but shrinks sizes -- 32 images per class, 16x16, C=8, one cell per
-stage, batch 32 -- and shortens the run: every epoch count is multiplied by
-:data:`PROXY_EPOCH_FACTOR`, and per-epoch decay factors are raised to ``1 / factor`` so that a
-schedule covers the same range over the shorter run (ASAP's temperature still ends near 0.1).
+Scales are the CLI's (:data:`~bench_toolkit.search.differentiable.config.SCALES`): ``mini``
+(the default: CPU, a few minutes a seed) and ``paper`` (GPU hours) change sizes only; every
+epoch count, schedule and criterion window is the paper's.
 """
 
 from __future__ import annotations
@@ -24,18 +23,16 @@ from bench_toolkit.analysis.stops import apply_criteria, summarise_selections
 from bench_toolkit.diagnostics.stop import parse_criterion
 from bench_toolkit.fileio import write_table
 from bench_toolkit.executors import add_executor_arguments, executor_from_args
-from bench_toolkit.search.differentiable import SearchConfig, config_for, get_method
+from bench_toolkit.search.differentiable import SCALES, SearchConfig, config_for, get_method
 from bench_toolkit.search.differentiable.run import PreparedRun, execute, prepare_run
 from bench_toolkit.search.differentiable.presets import get_preset
 
 REPO = Path(__file__).resolve().parents[1]
-PROXY_EPOCH_FACTOR = 0.2
-PROXY_SIZES = {"images_per_class": 32, "resolution": 16, "channels": 8, "cells_per_stage": 1, "batch_size": 32}
 
 
 def parser(description: str, study: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--scale", default="proxy", choices=["proxy", "paper"])
+    p.add_argument("--scale", default="mini", choices=list(SCALES), help="sizes only; mini: CPU, paper: GPU")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--data", default="digits", help="data SPEC (paper scale: cifar10:PATH or imagefolder:PATH)")
     p.add_argument("--benchmark", default="analog", help="benchmark SPEC for the derived cells' accuracy")
@@ -44,24 +41,6 @@ def parser(description: str, study: str) -> argparse.ArgumentParser:
     p.add_argument("--out-dir", default=str(REPO / "figures" / study))
     add_executor_arguments(p)
     return p
-
-
-EPOCH_COUNTS = ("epochs", "warmup_epochs", "prune_start", "prune_end")
-PER_EPOCH_DECAYS = ("asap_beta",)
-
-
-def scaled(settings: dict[str, Any], scale: str) -> dict[str, Any]:
-    """``settings`` at ``scale``: unchanged for paper, proxy sizes and shortened schedules for proxy."""
-    if scale == "paper":
-        return dict(settings)
-    out = {**PROXY_SIZES, **settings}
-    for key in EPOCH_COUNTS:
-        if key in out:
-            out[key] = max(1 if key == "epochs" else 0, round(out[key] * PROXY_EPOCH_FACTOR))
-    for key in PER_EPOCH_DECAYS:
-        if key in out:
-            out[key] = out[key] ** (1 / PROXY_EPOCH_FACTOR)
-    return out
 
 
 @dataclass(frozen=True)
@@ -86,11 +65,7 @@ def preset_run(preset: str, extra: dict[str, Any] | None = None, name: str | Non
 
 
 def _config(run: StudyRun, scale: str) -> SearchConfig:
-    defaults = SearchConfig()
-    # every schedule setting takes part in the scaling, given or default
-    full = {**{key: getattr(defaults, key) for key in (*EPOCH_COUNTS, *PER_EPOCH_DECAYS)},
-            **get_method(run.algo).defaults, **run.settings}
-    return config_for("paper", {}, scaled(full, scale))
+    return config_for(scale, get_method(run.algo).defaults, run.settings)
 
 
 def complete(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str, Path]:

@@ -96,7 +96,7 @@ TINY = {"images_per_class": 16, "resolution": 8, "channels": 4, "batch_size": 16
 
 def test_asap_search_ends_with_one_op_per_edge(tmp_path):
     settings = {**TINY, "epochs": 60, "a_lr": 0.3, "asap_t0": 0.3, "asap_beta": 0.8}  # fast annealing
-    config = config_for("proxy", {"warmup_epochs": 1}, settings)
+    config = config_for("smoke", {"warmup_epochs": 1}, settings)
     history = run_supernet_search("asap", config, "digits", "analog", [0], tmp_path / "asap")
     live = history[[f"live.{i}->{j}" for i, j in nb201.EDGES]]
     assert (live.iloc[-1] == 1).all() and len(history) < 60  # ended early: one op per edge
@@ -109,6 +109,6 @@ def test_asap_search_ends_with_one_op_per_edge(tmp_path):
 
 
 def test_pruning_baseline_search_runs_its_schedule(tmp_path):
-    config = config_for("proxy", {}, {**TINY, "epochs": 4, "prune_start": 1, "prune_end": 3, "prune_power": 3})
+    config = config_for("smoke", {}, {**TINY, "epochs": 4, "prune_start": 1, "prune_end": 3, "prune_power": 3})
     history = run_supernet_search("prune-accumgrad", config, "digits", None, [0], tmp_path / "prune")
     assert history["sparsity"].tolist() == pytest.approx([0.0, round(0.8 * (1 - 0.5**3) * 30) / 30, 0.8])

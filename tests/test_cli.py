@@ -94,13 +94,13 @@ def test_process_level_contract_and_lazy_torch():
 def test_differentiable_search_plots_and_resume(tmp_path, capsys):
     out = tmp_path / "darts"
     argv = ["search", "--space", "nb201", "--algo", "darts-v1", "--data", "digits", "--benchmark", "analog",
-            "--epochs", "2", "--seeds", "2", "--scale", "proxy", "--set", "images_per_class=16", "--out", str(out)]
+            "--epochs", "2", "--seeds", "2", "--scale", "mini", "--set", "images_per_class=16", "--out", str(out)]
     assert main(argv) == 0
     final = json.loads((out / "final.json").read_text())
     stats = final["cifar10.test_acc"]
     assert f"cifar10.test_acc {stats['mean']:.2f} ± {stats['std']:.2f}" in capsys.readouterr().out
     config = json.loads((out / "config.json").read_text())
-    assert config["scale"] == "proxy" and config["config"]["channels"] == 8 and config["config"]["images_per_class"] == 16
+    assert config["scale"] == "mini" and config["config"]["channels"] == 8 and config["config"]["images_per_class"] == 16
     for kind in ("magnitude", "entropy", "accuracy"):
         assert main(["plot", str(out), "--kind", kind, "--out", str(tmp_path / f"{kind}.png")]) == 0
         assert (tmp_path / f"{kind}.png").read_bytes()[:4] == b"\x89PNG"

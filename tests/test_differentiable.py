@@ -1,5 +1,5 @@
 """Differentiable search: DARTS-V2 hypergradient, derivation, recorder values, GDAS sampling,
-resume equality, and an end-to-end proxy search."""
+resume equality, and an end-to-end smoke-scale search."""
 
 from __future__ import annotations
 
@@ -127,9 +127,9 @@ def test_supernet_on_an_op_subset_and_its_batchnorm():
 PROXY = {"epochs": 2, "images_per_class": 24, "resolution": 8, "channels": 4, "batch_size": 16}
 
 
-def test_end_to_end_proxy_search_writes_the_history_contract(tmp_path):
-    config = config_for("proxy", {}, PROXY)
-    history = run_supernet_search("darts-v1", config, "digits", "analog", [0, 1], tmp_path / "run", scale="proxy")
+def test_end_to_end_smoke_search_writes_the_history_contract(tmp_path):
+    config = config_for("smoke", {}, PROXY)
+    history = run_supernet_search("darts-v1", config, "digits", "analog", [0, 1], tmp_path / "run", scale="smoke")
     assert len(history) == 4 and history.groupby("seed")["epoch"].apply(list).tolist() == [[1, 2], [1, 2]]
     required = ["seed", "epoch", "arch", "entropy", *[f"magnitude.{op}" for op in nb201.OPS], "cifar10.test_acc",
                 "train_loss", "valid_loss", "train_acc", "valid_acc", "epoch_seconds"]
@@ -160,7 +160,7 @@ def test_file_specs_are_stored_absolute_so_resume_works_from_anywhere(tmp_path, 
     table = write_table(tmp_path / "bench.csv", pd.DataFrame({"arch": [nb201.format_arch(a) for a in nb201.enumerate_archs()],
                                                               "cifar10.test_acc": 50.0}))
     monkeypatch.chdir(tmp_path)
-    config = config_for("proxy", {}, {**PROXY, "epochs": 1})
+    config = config_for("smoke", {}, {**PROXY, "epochs": 1})
     run_supernet_search("darts-v1", config, "digits", "table:bench.csv", [0], tmp_path / "run")
     assert config_json_spec(tmp_path / "run") == f"table:{table.resolve()}"
     monkeypatch.chdir("/")
@@ -174,7 +174,7 @@ class _Killed(Exception):
 def test_recording_every_k_steps(tmp_path):
     per_epoch = (24 * 10 // 2) // 16  # (images per class * classes / 2 halves) // batch size = 7
     for k, expected in [(2, [2, 4, 6, 8, 10, 12, 14]), (1, list(range(1, 15)))]:
-        config = config_for("proxy", {}, {**PROXY, "record_every_steps": k})
+        config = config_for("smoke", {}, {**PROXY, "record_every_steps": k})
         history = run_supernet_search("darts-v1", config, "digits", None, [0], tmp_path / f"every{k}")
         steps = pd.read_parquet(tmp_path / f"every{k}" / "steps.parquet")
         assert steps["step"].tolist() == expected
@@ -187,7 +187,7 @@ def test_recording_every_k_steps(tmp_path):
 
 @pytest.mark.parametrize("algo", ["darts-v1", "gdas"])
 def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path, algo):
-    config = config_for("proxy", {}, {**PROXY, "epochs": 3, "record_every_steps": 3})
+    config = config_for("smoke", {}, {**PROXY, "epochs": 3, "record_every_steps": 3})
     straight = run_supernet_search(algo, config, "digits", None, [5], tmp_path / "straight")
 
     def kill_after_first_epoch(search, row):
@@ -206,7 +206,7 @@ def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path, algo):
 
 
 def test_settings_are_checked_and_layered():
-    config = config_for("proxy", {"epochs": 250}, {"a_lr": 0.001})
+    config = config_for("mini", {"epochs": 250}, {"a_lr": 0.001})
     assert (config.epochs, config.a_lr, config.channels, config.w_lr) == (250, 0.001, 8, 0.025)
     assert config_for("paper", {}, {}).channels == 16
     with pytest.raises(BenchToolkitError, match="epochs must be a positive integer"):
@@ -265,7 +265,7 @@ def test_fast_and_plain_search_steps_agree_in_float32(algo):
     data = PairedBatches(*balanced_halves(read_data("digits", 20)), 16, 8)
     outcome = {}
     for fast in (False, True):
-        config = config_for("proxy", {}, {**PROXY, "a_lr": 0.01, "fast": fast})
+        config = config_for("smoke", {}, {**PROXY, "a_lr": 0.01, "fast": fast})
         search = SupernetSearch(get_method(algo), config, data, None, seed=0)
         start = search.model.alpha.detach().clone()
         stats = [search.train_step(train, valid) for train, valid in data.epoch(torch.Generator().manual_seed(0))]
@@ -288,7 +288,7 @@ def test_bf16_precision_autocasts_the_steps_and_keeps_float32_state():
     train, valid = next(data.epoch(torch.Generator().manual_seed(0)))
     losses = {}
     for precision in ("fp32", "bf16"):
-        search = SupernetSearch(get_method("darts-v1"), config_for("proxy", {}, {**PROXY, "precision": precision}),
+        search = SupernetSearch(get_method("darts-v1"), config_for("smoke", {}, {**PROXY, "precision": precision}),
                                 data, None, seed=0)
         losses[precision] = search.train_step(train, valid)[[0, 2]]
         assert all(p.dtype == torch.float32 for p in search.model.parameters())

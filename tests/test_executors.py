@@ -35,7 +35,7 @@ def _assert_same_tables(a, b) -> None:
 def test_seeds_in_worker_processes_equal_their_serial_run(tmp_path):
     """Same threads per seed (CPU results depend on the thread count in the last bits), so the
     tables are bit-identical, whichever process ran which seed."""
-    config = config_for("proxy", {}, SMALL)
+    config = config_for("smoke", {}, SMALL)
     run_supernet_search("darts-v1", config, "digits", "analog", [0, 1, 2], tmp_path / "serial", threads=1)
     run_supernet_search("darts-v1", config, "digits", "analog", [0, 1, 2], tmp_path / "pool", executor=LocalPool(2, 1))
     _assert_same_tables(tmp_path / "serial", tmp_path / "pool")
@@ -50,7 +50,7 @@ class _Killed(Exception):
 def test_slurm_jobs_continue_a_killed_run_from_its_checkpoints(tmp_path):
     """A run killed after one epoch, resumed through the SLURM executor: each job loads its seed's
     checkpoint in a fresh process and ends with the tables of an uninterrupted run."""
-    config = config_for("proxy", {}, {**SMALL, "epochs": 3})
+    config = config_for("smoke", {}, {**SMALL, "epochs": 3})
     run_supernet_search("gdas", config, "digits", "analog", [0, 1], tmp_path / "straight", threads=1)
 
     def kill_after_first_epoch(search, row):
@@ -68,7 +68,7 @@ def test_slurm_jobs_continue_a_killed_run_from_its_checkpoints(tmp_path):
 
 @pytest.mark.parametrize("kind", ["local", "slurm"])
 def test_a_failed_job_is_reported_and_the_others_finish(tmp_path, kind):
-    config = config_for("proxy", {}, {**SMALL, "epochs": 1})
+    config = config_for("smoke", {}, {**SMALL, "epochs": 1})
     good = prepare_run("darts-v1", config, "digits", None, [0], tmp_path / "good", threads=1)
     bad = prepare_run("darts-v1", config, "digits", None, [4], tmp_path / "bad", threads=1)
     bad.jobs[0].checkpoint.parent.mkdir(parents=True)

@@ -132,7 +132,7 @@ TINY = {"images_per_class": 16, "resolution": 8, "channels": 4, "batch_size": 16
 
 
 def test_warmup_freezes_alpha(tmp_path):
-    config = config_for("proxy", {}, {**TINY, "epochs": 3, "warmup_epochs": 2})
+    config = config_for("smoke", {}, {**TINY, "epochs": 3, "warmup_epochs": 2})
     run_supernet_search("darts-v1", config, "digits", None, [0], tmp_path / "run")
     alphas = pd.read_parquet(tmp_path / "run" / "alphas.parquet").pivot_table(index="epoch", columns=["edge", "op"], values="alpha")
     assert np.array_equal(alphas.loc[1].to_numpy(), alphas.loc[2].to_numpy())  # frozen during warm-up
@@ -140,7 +140,7 @@ def test_warmup_freezes_alpha(tmp_path):
 
 
 def test_online_stop_ends_the_seed_and_post_hoc_agrees(tmp_path):
-    config = config_for("proxy", {}, {**TINY, "epochs": 6, "hessian_every": 1})
+    config = config_for("smoke", {}, {**TINY, "epochs": 6, "hessian_every": 1})
     run_supernet_search("darts-v1", config, "digits", "analog", [0, 1], tmp_path / "full")
     posthoc = apply_criteria(tmp_path / "full", [RankingStable(1)], mode="online")
     assert posthoc["fired_at"].notna().all()  # rt_1 fires: rankings hold still for an epoch somewhere

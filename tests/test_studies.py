@@ -1,4 +1,4 @@
-"""The study machinery: proxy scaling keeps algorithms and shrinks sizes; reuse refuses a changed run."""
+"""The study machinery: scales change sizes only, as in the CLI; reuse refuses a changed run."""
 
 from __future__ import annotations
 
@@ -8,40 +8,38 @@ from argparse import Namespace
 import pytest
 
 from bench_toolkit import study as common
+from bench_toolkit.errors import BenchToolkitError
+from bench_toolkit.search.differentiable import config_for, get_method
+from bench_toolkit.search.differentiable.presets import get_preset
 
 
-def test_proxy_scaling_changes_sizes_and_epochs_only():
-    paper = {"epochs": 150, "warmup_epochs": 100, "a_lr": 0.025}
-    assert common.scaled(paper, "paper") == paper
-    proxy = common.scaled(paper, "proxy")
-    assert (proxy["epochs"], proxy["warmup_epochs"], proxy["a_lr"]) == (30, 20, 0.025)
-    assert proxy["channels"] == 8 and proxy["resolution"] == 16
-    assert common.scaled({"epochs": 2}, "proxy")["epochs"] == 1  # never below one epoch
-    # a per-epoch decay covers the same range over the shorter run: 0.95^50 == beta_proxy^10
-    asap = common.scaled({"epochs": 50, "asap_beta": 0.95}, "proxy")
-    assert asap["asap_beta"] ** asap["epochs"] == pytest.approx(0.95**50)
+def test_a_scale_changes_sizes_only_and_studies_use_the_cli_definition(tmp_path, monkeypatch):
+    """mini shrinks data, resolution, width and depth; the epochs, warm-up, schedules, decays and
+    pruning windows of a preset or method stay the paper's, exactly as `bench-toolkit search`
+    builds them; the retired proxy scale is refused with the names of the scales that exist."""
+    seen = {}
+    monkeypatch.setattr(common, "execute", lambda runs, executor: seen.update(config=runs[0].jobs[0].config))
+    args = _args(tmp_path, seeds=1)
+    common.complete(args, {"warm-up 100": common.preset_run("warmup-100")})
+    assert seen["config"] == config_for("mini", {}, get_preset("warmup-100").settings)
+    assert (seen["config"].epochs, seen["config"].warmup_epochs, seen["config"].channels) == (150, 100, 8)
+    common.complete(args, {"ASAP": common.method_run("asap", {}, "asap")})
+    assert seen["config"] == config_for("mini", get_method("asap").defaults, {})
+    assert (seen["config"].asap_beta, seen["config"].prune_start, seen["config"].prune_end) == (0.95, 20, 50)
+    paper, mini = config_for("paper", {}, {}), config_for("mini", {}, {})
+    changed = {k for k, v in paper.as_dict().items() if mini.as_dict()[k] != v}
+    assert changed == {"images_per_class", "resolution", "channels", "cells_per_stage"}
+    with pytest.raises(BenchToolkitError, match="unknown scale 'proxy'; choose one of: smoke, mini, paper"):
+        config_for("proxy", {}, {})
 
 
 def test_a_run_directory_with_other_settings_is_not_silently_reused(tmp_path):
     args = _args(tmp_path, seeds=2)
-    run_dir = tmp_path / "proxy" / "ex-darts"
+    run_dir = tmp_path / "mini" / "ex-darts"
     run_dir.mkdir(parents=True)
     (run_dir / "config.json").write_text(json.dumps({"config": {"epochs": 3}, "seeds": [0, 1]}))
     with pytest.raises(SystemExit, match="holds a run with other settings"):
         common.complete(args, {"EX-DARTS": common.preset_run("ex-darts")})
-
-
-def test_default_schedule_settings_are_scaled_too(tmp_path, monkeypatch):
-    """A method's schedule settings left at their defaults (prune_start 20, prune_end 50, ASAP's
-    beta) must shrink with the run, or a 10-epoch proxy run would never prune."""
-    seen = {}
-    monkeypatch.setattr(common, "execute", lambda runs, executor: seen.update(config=runs[0].jobs[0].config))
-    args = _args(tmp_path, seeds=1)
-    common.complete(args, {"p3": common.method_run("prune-accumgrad", {"prune_power": 3}, "p3")})
-    config = seen["config"]
-    assert (config.epochs, config.prune_start, config.prune_end, config.prune_power) == (10, 4, 10, 3)
-    common.complete(args, {"ASAP": common.method_run("asap", {}, "asap")})
-    assert seen["config"].warmup_epochs == 1 and seen["config"].asap_beta == pytest.approx(0.95**5)
 
 
 def _args(tmp_path, seeds: int, **executor) -> Namespace:

@@ -56,7 +56,7 @@ def _decode(data: bytes) -> np.ndarray:
 
 def read_image_folder(path: Path, per_class: int | None = None, seed: int = 0) -> ImageSet:
     """One subfolder per class (under ``train/`` when present), from a directory or a ``.zip``.
-    ``per_class`` decodes only that many files per class (chosen by ``seed``): a proxy view
+    ``per_class`` decodes only that many files per class (chosen by ``seed``): a smaller view
     of a large folder without decoding all of it."""
     if path.is_file() and zipfile.is_zipfile(path):
         archive = zipfile.ZipFile(path)

@@ -1,4 +1,4 @@
-"""ASAP study, fig3: see experiments.fig3. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
+"""ASAP study, fig3: see experiments.fig3. `--scale mini` (CPU, default) or `--scale paper` (GPU)."""
 
 from bench_toolkit.study import parser
 from experiments import fig3

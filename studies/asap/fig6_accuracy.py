@@ -1,4 +1,4 @@
-"""ASAP study, fig6: see experiments.fig6. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
+"""ASAP study, fig6: see experiments.fig6. `--scale mini` (CPU, default) or `--scale paper` (GPU)."""
 
 from bench_toolkit.study import parser
 from experiments import fig6

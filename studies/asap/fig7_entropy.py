@@ -1,4 +1,4 @@
-"""ASAP study, fig7: see experiments.fig7. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
+"""ASAP study, fig7: see experiments.fig7. `--scale mini` (CPU, default) or `--scale paper` (GPU)."""
 
 from bench_toolkit.study import parser
 from experiments import fig7

@@ -1,4 +1,4 @@
-"""ASAP study, table: see experiments.table. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
+"""ASAP study, table: see experiments.table. `--scale mini` (CPU, default) or `--scale paper` (GPU)."""
 
 from bench_toolkit.study import parser
 from experiments import table

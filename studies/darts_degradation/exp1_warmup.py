@@ -1,4 +1,4 @@
-"""Degradation paper, exp1: see experiments.exp1. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
+"""Degradation paper, exp1: see experiments.exp1. `--scale mini` (CPU, default) or `--scale paper` (GPU)."""
 
 from bench_toolkit.study import parser
 from experiments import exp1

@@ -1,4 +1,4 @@
-"""Degradation paper, exp5: see experiments.exp5. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
+"""Degradation paper, exp5: see experiments.exp5. `--scale mini` (CPU, default) or `--scale paper` (GPU)."""
 
 from bench_toolkit.study import parser
 from experiments import exp5

@@ -1,4 +1,4 @@
-"""Degradation paper, exp6: see experiments.exp6. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
+"""Degradation paper, exp6: see experiments.exp6. `--scale mini` (CPU, default) or `--scale paper` (GPU)."""
 
 from bench_toolkit.study import parser
 from experiments import exp6

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench_toolkit.study import complete, criteria_table, curve_figure, final_table, preset_run, scaled, write_outputs
+from bench_toolkit.study import complete, criteria_table, curve_figure, final_table, preset_run, write_outputs
 
 
 def _out(args: argparse.Namespace) -> Path:
@@ -18,8 +18,7 @@ def _out(args: argparse.Namespace) -> Path:
 def _compare(args: argparse.Namespace, name: str, title: str, presets: dict[str, str], magnitudes: tuple[str, ...] = (),
              warmups: dict[str, int] | None = None) -> None:
     runs = complete(args, {label: preset_run(preset) for label, preset in presets.items()})
-    shift = {label: scaled({"warmup_epochs": w}, args.scale)["warmup_epochs"] for label, w in (warmups or {}).items()}
-    curve_figure(runs, "accuracy", _out(args) / f"{name}_accuracy.png", title, shift=shift or None)
+    curve_figure(runs, "accuracy", _out(args) / f"{name}_accuracy.png", title, shift=warmups)
     if magnitudes:
         curve_figure({m: runs[m] for m in magnitudes}, "magnitude", _out(args) / f"{name}_magnitude.png", "operation magnitude")
     write_outputs(_out(args), name, final_table(runs))

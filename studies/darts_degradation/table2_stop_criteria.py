@@ -1,4 +1,4 @@
-"""Degradation paper, table2: see experiments.table2. `--scale proxy` (CPU) or `--scale paper` (GPU)."""
+"""Degradation paper, table2: see experiments.table2. `--scale mini` (CPU, default) or `--scale paper` (GPU)."""
 
 from bench_toolkit.study import parser
 from experiments import table2
