@@ -106,6 +106,13 @@ def test_asap_search_ends_with_one_op_per_edge(tmp_path):
     assert history["entropy"].iloc[-1] == pytest.approx(0.0, abs=1e-9)
     alphas = pd.read_parquet(tmp_path / "asap" / "alphas.parquet")
     assert alphas[alphas.epoch == history.epoch.max()].groupby("edge")["weight"].max().eq(1.0).all()
+    # each epoch's weights under that epoch's alive mask: as many non-zero weights per edge as ops
+    # were alive then (not the final mask applied to every past epoch), summing to 1
+    nonzero = alphas.assign(alive=alphas["weight"] > 0).pivot_table(index="epoch", columns="edge", values="alive", aggfunc="sum")
+    expected = history.set_index("epoch")[[f"live.{i}->{j}" for i, j in nb201.EDGES]]
+    expected.columns = [c.removeprefix("live.") for c in expected.columns]
+    pd.testing.assert_frame_equal(nonzero[expected.columns].astype(int), expected.astype(int), check_names=False)
+    assert np.allclose(alphas.groupby(["epoch", "edge"])["weight"].sum(), 1.0)
 
 
 def test_pruning_baseline_search_runs_its_schedule(tmp_path):

@@ -297,3 +297,31 @@ def test_bf16_precision_autocasts_the_steps_and_keeps_float32_state():
     assert not np.array_equal(losses["bf16"], losses["fp32"])  # bf16 did run
     with pytest.raises(BenchToolkitError, match="precision must be one of fp32, bf16"):
         config_for("paper", {}, {"precision": "fp16"})
+
+
+def test_gdas_edge_gives_every_op_a_gradient_as_the_reference_forward_gdas():
+    """One edge, op k sampled: output = w_k * op_k(x) + sum_{j != k} w_j, whose values w_j are 0
+    (hard one-hot) and whose gradient is 1 each; so d sum(out) / d w_j = number of output elements
+    for j != k (the reference's broadcast scalar), and sampling `none` still moves alpha."""
+    from bench_toolkit.nn.supernet import MixedOp
+
+    torch.manual_seed(0)
+    edge = MixedOp(nb201.OPS, channels=2, affine=False, track=True)
+    x = torch.randn(3, 2, 4, 4)
+    alpha = torch.zeros(5, requires_grad=True)
+    for k, op in enumerate(nb201.OPS):
+        soft = alpha.softmax(-1)
+        hard = torch.zeros(5)
+        hard[k] = 1.0
+        weights = hard - soft.detach() + soft
+        weights.retain_grad()
+        out = edge(x, weights, index=k)
+        expected = edge.ops[k](x)
+        assert torch.equal(out.detach(), expected.detach())  # the other terms add exactly 0
+        out.sum().backward()
+        others = [j for j in range(5) if j != k]
+        assert torch.allclose(weights.grad[others], torch.full((4,), float(x.numel())))
+        assert torch.allclose(weights.grad[k], expected.sum().detach())
+        if op == "none":
+            assert alpha.grad.abs().sum() > 0  # before the fix: no gradient at all
+        alpha.grad = None

@@ -38,7 +38,10 @@ class Mixing:
 
 
 class MixedOp(nn.Module):
-    """Weighted sum of the candidate ops (DARTS Eq. 1), or one sampled op times its weight."""
+    """Weighted sum of the candidate ops (DARTS Eq. 1), or, with a sampled ``index`` (GDAS), as
+    the reference ``forward_gdas``: the sampled op's output times its weight plus every other
+    op's weight itself -- value 0 in the straight-through one-hot, gradient 1 -- so the alpha of
+    every op gets a gradient, even when the sampled op is ``none``."""
 
     def __init__(self, ops: Sequence[str], channels: int, affine: bool, track: bool):
         super().__init__()
@@ -47,7 +50,8 @@ class MixedOp(nn.Module):
     def forward(self, x: torch.Tensor, weights: torch.Tensor, index: int | None = None,
                 alive: Sequence[bool] | None = None) -> torch.Tensor:
         if index is not None:
-            return self.ops[index](x) * weights[index]
+            others = torch.cat([weights[:index], weights[index + 1:]]).sum()
+            return self.ops[index](x) * weights[index] + others
         # 'none' and pruned ops contribute exactly zero (and zero gradient): skipping them saves time only
         live = alive if alive is not None else [True] * len(self.ops)
         terms = [w * op(x) for w, op, keep in zip(weights, self.ops, live) if keep and not isinstance(op, Zero)]

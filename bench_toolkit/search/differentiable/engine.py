@@ -103,6 +103,7 @@ class SupernetSearch:
         self.history: list[dict[str, Any]] = []
         self.step_rows: list[dict[str, Any]] = []
         self.alphas: list[np.ndarray] = []
+        self.distributions: list[np.ndarray] = []  # per epoch the op distribution of that epoch (its alive mask)
 
     # -- one epoch -------------------------------------------------------------------------------
 
@@ -151,7 +152,7 @@ class SupernetSearch:
         self.step += 1
         if self.config.record_every_steps and self.step % self.config.record_every_steps == 0:
             self.step_rows.append({"seed": self.seed, "epoch": self.epoch + 1, "step": self.step,
-                                   **self._alpha_summary(self._alpha_numpy())})
+                                   **self._alpha_summary(self._alpha_numpy())[0]})
         return np.array([*train_stats, *valid_stats])
 
     def train_epoch(self, show_batches: bool = True) -> dict[str, Any]:
@@ -174,8 +175,9 @@ class SupernetSearch:
     def _alpha_numpy(self) -> np.ndarray:
         return self.model.alpha.detach().cpu().double().numpy()
 
-    def _alpha_summary(self, alpha: np.ndarray) -> dict[str, Any]:
-        """Derived cell, cell-mean and per-edge normalised entropy, operation magnitudes."""
+    def _alpha_summary(self, alpha: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
+        """Derived cell, cell-mean and per-edge normalised entropy, operation magnitudes; and the
+        op distribution they were computed from."""
         weights = self.mixing.distribution(alpha, self.epoch)
         entropy = normalized_entropy(weights)
         summary: dict[str, Any] = {
@@ -185,11 +187,12 @@ class SupernetSearch:
         }
         summary.update({f"entropy.{i}->{j}": float(h) for (i, j), h in zip(nb201.EDGES, entropy)})
         summary.update({f"magnitude.{op}": m for op, m in operation_magnitudes(weights, self.config.ops).items()})
-        return summary
+        return summary, weights
 
     def _record(self, stats: dict[str, Any]) -> dict[str, Any]:
         alpha = self._alpha_numpy()
-        row: dict[str, Any] = {"seed": self.seed, "epoch": self.epoch, **self._alpha_summary(alpha)}
+        summary, weights = self._alpha_summary(alpha)
+        row: dict[str, Any] = {"seed": self.seed, "epoch": self.epoch, **summary}
         row.update(benchmark_answers(self.bench, row["arch"]))
         row.update(stats)
         if self.config.hessian_every:
@@ -199,6 +202,7 @@ class SupernetSearch:
         row.update(self.mixing.columns(self.epoch))
         self.history.append(row)
         self.alphas.append(alpha)
+        self.distributions.append(weights)
         return row
 
     def hessian_eigenvalue(self) -> float:
@@ -220,6 +224,7 @@ class SupernetSearch:
             "a_optimizer": self.a_optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
             "python_rng": random.getstate(), "history": self.history, "alphas": self.alphas,
+            "distributions": self.distributions,
             "step": self.step, "step_rows": self.step_rows, "selected_epoch": self.selected_epoch,
             "mixing": self.mixing.state_dict(),
         }
@@ -233,10 +238,13 @@ class SupernetSearch:
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         random.setstate(state["python_rng"])
+        self.mixing.load_state_dict(state.get("mixing", {}))  # absent in checkpoints of v0.1 policies without state
         self.history, self.alphas = list(state["history"]), list(state["alphas"])
+        # checkpoints older than the per-epoch distributions: the current policy state for all epochs
+        self.distributions = list(state.get("distributions") or
+                                  [self.mixing.distribution(a, e) for e, a in enumerate(self.alphas, start=1)])
         self.step, self.step_rows = state["step"], list(state["step_rows"])
         self.selected_epoch = state["selected_epoch"]
-        self.mixing.load_state_dict(state.get("mixing", {}))  # absent in checkpoints of v0.1 policies without state
 
     def save(self, path: Path) -> None:
         """Write the checkpoint atomically (a kill mid-write leaves the previous one intact)."""

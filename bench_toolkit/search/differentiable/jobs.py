@@ -70,10 +70,10 @@ def load_search_data(data_spec: str, config: SearchConfig) -> PairedBatches:
 
 
 def alpha_table(search: SupernetSearch) -> pd.DataFrame:
-    """Alpha and the method's op distribution per (seed, epoch, edge, op)."""
+    """Alpha and the method's op distribution per (seed, epoch, edge, op), each epoch's as it
+    was then (for pruning methods: with that epoch's alive mask)."""
     rows = []
-    for epoch, alpha in enumerate(search.alphas, start=1):
-        weights = search.mixing.distribution(alpha, epoch)
+    for epoch, (alpha, weights) in enumerate(zip(search.alphas, search.distributions), start=1):
         for e, edge in enumerate(nb201.EDGES):
             for k, op in enumerate(search.config.ops):
                 rows.append({"seed": search.seed, "epoch": epoch, "edge": f"{edge[0]}->{edge[1]}", "op": op,
