@@ -35,13 +35,20 @@ def _batch(seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_darts_v2_hypergradient_matches_finite_differences():
-    """d/d alpha of L_val(w - xi (grad_w L_train(w, alpha) + lambda w), alpha), by central differences."""
+    """d/d alpha of L_val(w - xi (mu b + grad_w L_train(w, alpha) + lambda w), alpha), by central
+    differences: the reference's virtual step, momentum included."""
     model = _tiny_supernet()
     train, valid = _batch(1), _batch(2)
-    xi, wd = 0.05, 5e-4
+    xi, wd, mu = 0.05, 5e-4, 0.9
     mix = lambda a: MixingPolicy()(a, None, 0)  # noqa: E731
+    optimizer = torch.optim.SGD(model.weights(), lr=xi, momentum=mu, weight_decay=wd, nesterov=True)
+    x, y = _batch(4)
+    F.cross_entropy(model(x, mix(model.alpha.detach())), y).backward()
+    optimizer.step()  # one weight step, so the momentum buffers the virtual step uses exist
+    model.zero_grad()
+    buffers = {n: optimizer.state[p]["momentum_buffer"].clone() for n, p in model.named_parameters() if n != "alpha"}
     # a small radius: at DARTS's 0.01 the difference also measures ReLU kinks (see unrolled's docstring)
-    unrolled(model, train, valid, mix, xi, wd, fd_radius=1e-6)
+    unrolled(model, train, valid, mix, optimizer, fd_radius=1e-6)
     ours = model.alpha.grad.clone()
 
     names = [n for n, _ in model.named_parameters() if n != "alpha"]
@@ -51,7 +58,7 @@ def test_darts_v2_hypergradient_matches_finite_differences():
         params = {n: w.clone().requires_grad_(True) for n, w in weights0.items()}
         out = torch.func.functional_call(model, {**params, "alpha": alpha}, (train[0], mix(alpha)))
         grads = torch.autograd.grad(F.cross_entropy(out, train[1]), [params[n] for n in names])
-        stepped = {n: (params[n] - xi * (g + wd * params[n])).detach() for n, g in zip(names, grads)}
+        stepped = {n: (params[n] - xi * (g + wd * params[n] + mu * buffers[n])).detach() for n, g in zip(names, grads)}
         out = torch.func.functional_call(model, {**stepped, "alpha": alpha}, (valid[0], mix(alpha)))
         return float(F.cross_entropy(out, valid[1]))
 
@@ -66,6 +73,9 @@ def test_darts_v2_hypergradient_matches_finite_differences():
     assert torch.allclose(ours, numeric, rtol=1e-3, atol=1e-6), (ours - numeric).abs().max()
     assert ours.abs().max() > 1e-3  # a non-trivial gradient
     assert SearchConfig().unrolled_fd_radius == 0.01  # the DARTS paper's radius is the default
+    from bench_toolkit.search.differentiable import get_method
+
+    assert config_for("paper", get_method("darts-v2").defaults, {}).alpha_first  # the references' order
 
 
 def test_derivation_by_hand():

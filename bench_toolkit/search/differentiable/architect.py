@@ -22,31 +22,36 @@ def _loss(model: NB201Supernet, batch: Batch, mix: MixFn) -> tuple[torch.Tensor,
     return F.cross_entropy(logits, y), logits
 
 
-def first_order(model: NB201Supernet, train: Batch, valid: Batch, mix: MixFn, lr: float,
-                weight_decay: float) -> tuple[torch.Tensor, torch.Tensor]:
+def first_order(model: NB201Supernet, train: Batch, valid: Batch, mix: MixFn,
+                w_optimizer: torch.optim.SGD) -> tuple[torch.Tensor, torch.Tensor]:
     """DARTS-V1 (first order, DARTS Sec. 2.3 with xi = 0): grad_alpha L_val(w, alpha)."""
     loss, logits = _loss(model, valid, mix)
     (model.alpha.grad,) = torch.autograd.grad(loss, [model.alpha])
     return loss.detach(), logits.detach()
 
 
-def unrolled(model: NB201Supernet, train: Batch, valid: Batch, mix: MixFn, lr: float,
-             weight_decay: float, fd_radius: float = 0.01) -> tuple[torch.Tensor, torch.Tensor]:
-    """DARTS-V2 (second order, DARTS Eq. 6-8). With the one-step unrolled weights
-    ``w' = w - xi (grad_w L_train(w, alpha) + lambda w)`` (xi = the current weight learning rate,
-    lambda = weight decay), the hypergradient is
+def unrolled(model: NB201Supernet, train: Batch, valid: Batch, mix: MixFn, w_optimizer: torch.optim.SGD,
+             fd_radius: float = 0.01) -> tuple[torch.Tensor, torch.Tensor]:
+    """DARTS-V2 (second order, DARTS Eq. 6-8), as the DARTS and NB201 reference code computes it.
+    The virtual step is the weight optimiser's step with its momentum:
+    ``w' = w - xi (mu b + grad_w L_train(w, alpha) + lambda w)`` (xi = the current weight learning
+    rate, mu = momentum, b = the momentum buffer, lambda = weight decay; ``b`` absent before the
+    first weight step). The hypergradient is
     ``grad_alpha L_val(w', alpha) - xi * grad^2_{alpha,w} L_train(w, alpha) grad_w' L_val(w', alpha)``,
     whose Hessian-vector product is the central difference
     ``(grad_alpha L_train(w+, alpha) - grad_alpha L_train(w-, alpha)) / (2 eps)``,
     ``w+- = w +- eps v``, ``v = grad_w' L_val(w', alpha)``, ``eps = fd_radius / ||v||`` (DARTS: 0.01).
     In a ReLU network the gradient jumps where activations cross zero, so this difference is a
     noisy estimate at the paper's radius; it converges to the exact product as the radius shrinks."""
+    group = w_optimizer.param_groups[0]
+    lr, weight_decay, momentum = group["lr"], group["weight_decay"], group["momentum"]
     weights = list(model.weights())
     backup = [w.detach().clone() for w in weights]
     train_grads = torch.autograd.grad(_loss(model, train, mix)[0], weights, allow_unused=True)
     with torch.no_grad():
         for w, g in zip(weights, train_grads):
-            w.sub_(lr * ((0 if g is None else g) + weight_decay * w))
+            buffer = w_optimizer.state.get(w, {}).get("momentum_buffer")
+            w.sub_(lr * ((0 if g is None else g) + weight_decay * w + (0 if buffer is None else momentum * buffer)))
     loss, logits = _loss(model, valid, mix)
     alpha_grad, *v = torch.autograd.grad(loss, [model.alpha, *weights], allow_unused=True)
     v = [torch.zeros_like(w) if g is None else g for w, g in zip(weights, v)]

@@ -56,7 +56,9 @@ def _asap(c: SearchConfig) -> MixingPolicy:
 
 METHODS: dict[str, Method] = {
     "darts-v1": Method("darts-v1", lambda c: first_order, lambda c: MixingPolicy()),
-    "darts-v2": Method("darts-v2", lambda c: partial(unrolled, fd_radius=c.unrolled_fd_radius), lambda c: MixingPolicy()),
+    # as the DARTS and NB201 reference code: the alpha step (on the current weights) comes first
+    "darts-v2": Method("darts-v2", lambda c: partial(unrolled, fd_radius=c.unrolled_fd_radius), lambda c: MixingPolicy(),
+                       {"alpha_first": True}),
     "gdas": Method("gdas", lambda c: first_order, lambda c: GumbelMixing(c.epochs, c.tau_max, c.tau_min), {"epochs": 250}),
     "asap": Method("asap", lambda c: first_order, _asap, {"warmup_epochs": 5}),
     "prune-magnitude": Method("prune-magnitude", lambda c: first_order,
@@ -129,8 +131,7 @@ class SupernetSearch:
                 logits = self.model(valid[0], self._mix(self.model.alpha))
             return float(F.cross_entropy(logits, valid[1])), _accuracy(logits, valid[1])
         self.a_optimizer.zero_grad(set_to_none=True)
-        lr = self.scheduler.get_last_lr()[0]
-        loss, logits = self.arch_gradient(self.model, train, valid, self._mix, lr, self.config.w_weight_decay)
+        loss, logits = self.arch_gradient(self.model, train, valid, self._mix, self.w_optimizer)
         self.a_optimizer.step()
         self.mixing.after_alpha_step(self.model.alpha, self.epoch)
         return float(loss), _accuracy(logits, valid[1])
