@@ -119,7 +119,7 @@ def test_dominant_eigenvalue_of_a_known_quadratic():
 def test_presets_write_down_the_papers_settings():
     ex = get_preset("ex-darts").settings
     assert (ex["w_lr"], ex["a_lr"]) == (0.0003, 0.025) and ex["w_lr_min"] == pytest.approx(0.0003 * 0.001 / 0.025)
-    assert get_preset("warmup-20").settings == {"warmup_epochs": 20, "epochs": 70}
+    assert get_preset("warmup-20").settings == {"warmup_epochs": 20, "epochs": 70, "warmup_schedule": "restart"}
     assert "skip_connect" not in get_preset("no-skip").settings["ops"]
     assert get_preset("long-500").settings["epochs"] == 500 and get_preset("alpha-wd-0.01").settings["a_weight_decay"] == 0.01
     for preset in PRESETS.values():
@@ -137,6 +137,25 @@ def test_warmup_freezes_alpha(tmp_path):
     alphas = pd.read_parquet(tmp_path / "run" / "alphas.parquet").pivot_table(index="epoch", columns=["edge", "op"], values="alpha")
     assert np.array_equal(alphas.loc[1].to_numpy(), alphas.loc[2].to_numpy())  # frozen during warm-up
     assert not np.array_equal(alphas.loc[2].to_numpy(), alphas.loc[3].to_numpy())
+
+
+@pytest.mark.parametrize("schedule", ["restart", "span"])
+def test_weight_lr_around_a_warm_up(tmp_path, schedule):
+    """4 epochs, 2 of warm-up, cosine 0.025 -> 0.001 (lr_w is read at the end of each epoch).
+    restart: 0.025 through the warm-up, then the cosine over the 2 joint epochs -- half-way
+    (0.025 + 0.001) / 2 after epoch 3, 0.001 after epoch 4. span: one cosine over all 4 epochs,
+    half-way after epoch 2."""
+    config = config_for("smoke", {}, {**TINY, "epochs": 4, "warmup_epochs": 2, "warmup_schedule": schedule})
+    lr = run_supernet_search("darts-v1", config, "digits", None, [0], tmp_path / schedule)["lr_w"].tolist()
+    middle = (0.025 + 0.001) / 2
+    expected = [0.025, 0.025, middle, 0.001] if schedule == "restart" else [None, middle, None, 0.001]
+    for got, want in zip(lr, expected):
+        if want is not None:
+            assert got == pytest.approx(want, rel=1e-6)
+    if schedule == "span":
+        assert lr[0] < 0.025  # the cosine starts at once
+    with pytest.raises(BenchToolkitError, match="warmup_schedule must be one of span, restart"):
+        config_for("paper", {}, {"warmup_schedule": "linear"})
 
 
 def test_online_stop_ends_the_seed_and_post_hoc_agrees(tmp_path):

@@ -11,6 +11,7 @@ from bench_toolkit.spaces import nb201
 
 
 PRECISIONS = ("fp32", "bf16")
+WARMUP_SCHEDULES = ("span", "restart")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class SearchConfig:
     a_weight_decay: float = 1e-3
     alpha_first: bool = False  # default order: weight step, then alpha step
     warmup_epochs: int = 0  # epochs at the start in which alpha is frozen and only weights train
+    # weight lr around a warm-up: "span" -- one cosine over all epochs; "restart" -- w_lr constant
+    # during the warm-up, then the cosine over the remaining epochs (degradation paper Exp. 1/3)
+    warmup_schedule: str = "span"
     unrolled_fd_radius: float = 0.01  # DARTS-V2 finite-difference radius (DARTS Sec. 2.3)
     # supernet
     ops: tuple[str, ...] = nb201.OPS
@@ -79,6 +83,9 @@ class SearchConfig:
         for key in ("epochs", "batch_size", "channels", "cells_per_stage"):
             if key in settings and (not isinstance(settings[key], int) or settings[key] < 1):
                 raise BenchToolkitError(f"setting {key} must be a positive integer, got {settings[key]!r}")
+        if "warmup_schedule" in settings and settings["warmup_schedule"] not in WARMUP_SCHEDULES:
+            raise BenchToolkitError(f"warmup_schedule must be one of {', '.join(WARMUP_SCHEDULES)}, "
+                                    f"got {settings['warmup_schedule']!r}")
         if "precision" in settings and settings["precision"] not in PRECISIONS:
             raise BenchToolkitError(f"precision must be one of {', '.join(PRECISIONS)}, got {settings['precision']!r}")
         if "ops" in settings and (not settings["ops"] or set(settings["ops"]) - set(nb201.OPS)):

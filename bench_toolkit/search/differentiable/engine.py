@@ -94,8 +94,11 @@ class SupernetSearch:
                                            nesterov=config.w_nesterov, weight_decay=config.w_weight_decay)
         self.a_optimizer = torch.optim.Adam([self.model.alpha], lr=config.a_lr, betas=(config.a_beta1, config.a_beta2),
                                             weight_decay=config.a_weight_decay)
+        # "restart": the cosine starts when the warm-up ends (the scheduler does not step before)
+        self.restart_after_warmup = config.warmup_schedule == "restart" and config.warmup_epochs > 0
+        cosine_epochs = config.epochs - config.warmup_epochs if self.restart_after_warmup else config.epochs
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            self.w_optimizer, T_max=max(1, config.epochs * len(data)), eta_min=config.w_lr_min)
+            self.w_optimizer, T_max=max(1, cosine_epochs * len(data)), eta_min=config.w_lr_min)
         self.generator = torch.Generator().manual_seed(seed)
         self.mixing = method.mixing(config)
         self.arch_gradient = method.architect(config)
@@ -149,7 +152,8 @@ class SupernetSearch:
             else:
                 train_stats = self._weight_step(train)
                 valid_stats = self._alpha_step(train, valid)
-        self.scheduler.step()
+        if not (self.restart_after_warmup and self.epoch < self.config.warmup_epochs):
+            self.scheduler.step()
         self.step += 1
         if self.config.record_every_steps and self.step % self.config.record_every_steps == 0:
             self.step_rows.append({"seed": self.seed, "epoch": self.epoch + 1, "step": self.step,
