@@ -26,11 +26,38 @@ def test_fixed_schedule_and_threshold_by_hand():
 
 
 def test_theorem_schedule_by_hand():
+    """Theorem 2's t counts alpha steps after the grace cycles (Algorithm 1's iterations)."""
     asap = AnnealPrune(n_ops=5, grace_epochs=5, policy="theorem", eta=0.01, bound=2.0, delta=0.1, nu=0.1)
-    t = 3  # epoch 7 is the third epoch after 5 grace cycles
+    uniform = torch.zeros(6, 5)  # Phi = 0.2 everywhere: above every threshold, nothing is pruned
+    for epoch in (3, 4):  # grace cycles do not count
+        asap.after_alpha_step(uniform, epoch)
+    for _ in range(2):  # two alpha steps at epoch 7: the next one is the third
+        asap.after_alpha_step(uniform, 7)
+    t = 3
     rho = t / (t + math.log(1 / (5 * 0.1)))
     assert asap.temperature(7) == pytest.approx(0.01 * 2.0 * rho * math.sqrt(8 / t * math.log(math.pi**2 * 5 * t**2 / 0.3)))
-    assert asap.threshold(7) == pytest.approx(0.1 * math.exp(-3))
+    assert asap.threshold(30) == pytest.approx(0.1 * math.exp(-3))  # the epoch does not enter
+    restored = AnnealPrune(n_ops=5, grace_epochs=5, policy="theorem")
+    restored.load_state_dict(asap.state_dict())
+    assert restored.alpha_steps == 2 and asap.alive.all()
+
+
+def test_asap_defaults_are_its_papers_settings():
+    """Supp. 6.2.1 and Algorithm 1: alpha starts at 0, Adam at a fixed 1e-3 with betas (0.5, 0.999),
+    5 grace epochs; T0 = 1.3, beta = 0.95 (Sec. 4.1)."""
+    from bench_toolkit.data.batches import PairedBatches
+    from bench_toolkit.data.images import balanced_halves
+    from bench_toolkit.data.readers import read_data
+    from bench_toolkit.search.differentiable import SupernetSearch, get_method
+
+    config = config_for("smoke", get_method("asap").defaults, {})
+    assert (config.a_lr, config.a_beta1, config.a_beta2, config.warmup_epochs) == (1e-3, 0.5, 0.999, 5)
+    assert (config.asap_t0, config.asap_beta) == (1.3, 0.95)
+    data = PairedBatches(*balanced_halves(read_data("digits", 20)), 16, 8)
+    search = SupernetSearch(get_method("asap"), config, data, None, seed=0)
+    assert torch.count_nonzero(search.model.alpha) == 0
+    darts = SupernetSearch(get_method("darts-v1"), config_for("smoke", {}, {}), data, None, seed=0)
+    assert 0 < darts.model.alpha.abs().max() < 0.01  # DARTS: 1e-3 * N(0, 1)
 
 
 def test_an_op_is_pruned_exactly_when_phi_drops_under_theta_and_never_returns():

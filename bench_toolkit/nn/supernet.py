@@ -4,7 +4,8 @@ Stem 3x3 conv to C channels + BN; three stages of N search cells with C, 2C, 4C 
 joined by residual reduction blocks; BN + ReLU, global average pooling, a linear classifier.
 A search cell has 4 nodes; every edge ``i -> j`` is a :class:`MixedOp` over the candidate ops
 (all five NB201 ops, or any subset); node ``j`` sums its incoming edges. All cells share one
-architecture tensor alpha of shape ``(6, len(ops))``, initialised ``1e-3 * N(0, 1)``.
+architecture tensor alpha of shape ``(6, len(ops))``, initialised ``alpha_init_std * N(0, 1)``
+(``1e-3``, as DARTS and NB201; 0 gives ASAP's all-zero start).
 
 How alpha enters the mixed ops is the search method's business: :meth:`forward` takes a
 :class:`Mixing` -- per-edge op weights, and optionally one sampled op index per edge (GDAS).
@@ -88,7 +89,7 @@ class NB201Supernet(nn.Module):
 
     def __init__(self, num_classes: int, ops: Sequence[str] = nb201.OPS, channels: int = 16,
                  cells_per_stage: int = 5, affine: bool = False, track_running_stats: bool = True,
-                 fast: bool = False):
+                 fast: bool = False, alpha_init_std: float = 1e-3):
         super().__init__()
         unknown = [op for op in ops if op not in nb201.OPS]
         if unknown or not ops:
@@ -107,7 +108,7 @@ class NB201Supernet(nn.Module):
         self.head = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=False))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
-        self.alpha = nn.Parameter(1e-3 * torch.randn(len(nb201.EDGES), len(self.ops)))
+        self.alpha = nn.Parameter(alpha_init_std * torch.randn(len(nb201.EDGES), len(self.ops)))
         if fast:
             self.to(memory_format=torch.channels_last)
 

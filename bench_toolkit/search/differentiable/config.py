@@ -30,6 +30,7 @@ class SearchConfig:
     a_beta1: float = 0.5
     a_beta2: float = 0.999
     a_weight_decay: float = 1e-3
+    alpha_init_std: float = 1e-3  # alpha = std * N(0, 1) at the start (DARTS/NB201; ASAP: 0)
     alpha_first: bool = False  # default order: weight step, then alpha step
     warmup_epochs: int = 0  # epochs at the start in which alpha is frozen and only weights train
     # weight lr around a warm-up: "span" -- one cosine over all epochs; "restart" -- w_lr constant

@@ -60,7 +60,8 @@ METHODS: dict[str, Method] = {
     "darts-v2": Method("darts-v2", lambda c: partial(unrolled, fd_radius=c.unrolled_fd_radius), lambda c: MixingPolicy(),
                        {"alpha_first": True}),
     "gdas": Method("gdas", lambda c: first_order, lambda c: GumbelMixing(c.epochs, c.tau_max, c.tau_min), {"epochs": 250}),
-    "asap": Method("asap", lambda c: first_order, _asap, {"warmup_epochs": 5}),
+    # ASAP Supp. 6.2.1: 5 grace epochs, Adam at a fixed 1e-3, alpha initialised to 0 (Algorithm 1)
+    "asap": Method("asap", lambda c: first_order, _asap, {"warmup_epochs": 5, "a_lr": 1e-3, "alpha_init_std": 0.0}),
     "prune-magnitude": Method("prune-magnitude", lambda c: first_order,
                               lambda c: ScheduledPruning(len(c.ops), "magnitude", c.prune_power, c.prune_start, c.prune_end)),
     "prune-accumgrad": Method("prune-accumgrad", lambda c: first_order,
@@ -89,7 +90,8 @@ class SupernetSearch:
         torch.manual_seed(seed)
         random.seed(seed)
         self.model = NB201Supernet(data.num_classes, config.ops, config.channels, config.cells_per_stage,
-                                   config.affine, config.track_running_stats, config.fast).to(self.device)
+                                   config.affine, config.track_running_stats, config.fast,
+                                   config.alpha_init_std).to(self.device)
         self.w_optimizer = torch.optim.SGD(self.model.weights(), lr=config.w_lr, momentum=config.w_momentum,
                                            nesterov=config.w_nesterov, weight_decay=config.w_weight_decay)
         self.a_optimizer = torch.optim.Adam([self.model.alpha], lr=config.a_lr, betas=(config.a_beta1, config.a_beta2),

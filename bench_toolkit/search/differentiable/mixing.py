@@ -134,7 +134,13 @@ class AnnealPrune(PruningPolicy):
     threshold ``theta = 0.4 / N`` is pruned for good (Algorithm 1, lines 7-8), checked after every
     alpha step. ``policy='theorem'`` uses Theorem 2 instead: ``theta_t = nu e^{-t}`` (Eq. 5),
     ``T_t = eta L rho_t sqrt(8/t log(pi^2 N t^2 / (3 delta)))`` (Eq. 7),
-    ``rho_t = t / (t + log(1 / (N nu)))`` (Eq. 8), with t the epochs since the grace cycles (>= 1)."""
+    ``rho_t = t / (t + log(1 / (N nu)))`` (Eq. 8), where t counts the alpha steps (Algorithm 1's
+    iterations) since the grace cycles: t = k during and right after the k-th one.
+    Paper settings (Supp. 6.2.1, as the method's defaults): alpha initialised to 0 (Algorithm 1,
+    line 2), Adam at a fixed lr 1e-3 with betas (0.5, 0.999). Of the two temperature settings in
+    the paper, Sec. 4.1's T0 = 1.3 is used: with beta = 0.95 it gives both the stated final
+    temperature of about 0.1 after 50 epochs and T < 1 after the 5 grace epochs; Supp. 6.2.1's
+    (T0, beta, tau) = (1.6, 0.95, 1) would end at 0.12 and reach tau = 1 only after 10 epochs."""
 
     def __init__(self, n_ops: int, t0: float = 1.3, beta: float = 0.95, threshold: float = 0.4, grace_epochs: int = 5,
                  policy: str = "fixed", eta: float = 3e-4, bound: float = 1.0, delta: float = 0.1, nu: float = 0.1):
@@ -143,21 +149,22 @@ class AnnealPrune(PruningPolicy):
             raise ValueError(f"ASAP policy must be 'fixed' or 'theorem', got {policy!r}")
         self.n_ops, self.t0, self.beta, self.threshold_factor, self.grace = n_ops, t0, beta, threshold, grace_epochs
         self.policy, self.eta, self.bound, self.delta, self.nu = policy, eta, bound, delta, nu
+        self.alpha_steps = 0  # completed alpha steps after the grace cycles
 
-    def _t(self, epoch: int) -> int:
-        return max(1, epoch - self.grace + 1)
+    def _t(self) -> int:
+        return self.alpha_steps + 1
 
     def temperature(self, epoch: int) -> float:
         if self.policy == "fixed":
             return self.t0 * self.beta**epoch
-        t, n = self._t(epoch), self.n_ops
+        t, n = self._t(), self.n_ops
         rho = t / (t + math.log(1 / (n * self.nu)))
         return self.eta * self.bound * rho * math.sqrt(8 / t * math.log(math.pi**2 * n * t**2 / (3 * self.delta)))
 
     def threshold(self, epoch: int) -> float:
         if self.policy == "fixed":
             return self.threshold_factor / self.n_ops
-        return self.nu * math.exp(-self._t(epoch))
+        return self.nu * math.exp(-self._t())
 
     def after_alpha_step(self, alpha: torch.Tensor, epoch: int) -> None:
         if epoch < self.grace:
@@ -167,6 +174,14 @@ class AnnealPrune(PruningPolicy):
         below = self.alive & (phi < self.threshold(epoch))
         below[np.arange(len(phi)), phi.argmax(axis=1)] = False  # the best op of an edge stays
         self.prune(below)
+        self.alpha_steps += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "alpha_steps": self.alpha_steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.alpha_steps = int(state.get("alpha_steps", 0))  # absent in checkpoints before t counted steps
 
 
 class ScheduledPruning(PruningPolicy):
