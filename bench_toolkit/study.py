@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench_toolkit.analysis import epoch_curves, load_run, save_figure
+from bench_toolkit.analysis import epoch_plot, load_run
 from bench_toolkit.analysis.stops import apply_criteria, summarise_selections
 from bench_toolkit.diagnostics.stop import parse_criterion
 from bench_toolkit.fileio import write_table
@@ -104,29 +104,9 @@ def labelled_history(run_dirs: dict[str, Path]) -> pd.DataFrame:
 
 def curve_figure(run_dirs: dict[str, Path], kind: str, out: Path, title: str, shift: dict[str, int] | None = None) -> Path:
     """The paper's per-epoch figures: ``accuracy`` (derived cell's benchmark test accuracy) or
-    ``magnitude`` (one panel per run), mean line and ±1 std band over seeds. ``shift`` moves a
-    run's epochs (to align the epochs after warm-up, as Fig. 2h)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    history = labelled_history(run_dirs)
-    if shift:
-        history["epoch"] = history["epoch"] - history["run"].map(shift).fillna(0)
-    curves, ylabel, series = epoch_curves(history, kind)
-    panels = list(run_dirs) if series else [None]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
-    for ax, panel in zip(axes[0], panels):
-        data = curves if panel is None else curves[curves["run"] == panel]
-        sns.lineplot(data=data, x="epoch", y="value", hue=series or "run", errorbar="sd", ax=ax)
-        ax.set_title(title if panel is None else f"{title}: {panel}")
-        ax.set_ylabel(ylabel)
-        ax.set_xlabel("epoch after warm-up" if shift else "epoch")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return save_figure(fig, out)
+    ``magnitude`` (one panel per run, shared y-axis); each seed a thin line, the mean a thick
+    one. ``shift`` moves a run's epochs (to align the epochs after warm-up, as Fig. 2h)."""
+    return epoch_plot(labelled_history(run_dirs), kind, out, title, shift)
 
 
 def final_table(run_dirs: dict[str, Path]) -> pd.DataFrame:

@@ -26,6 +26,41 @@ def save_figure(fig: Any, out: str | Path) -> Path:
         plt.close(fig)
 
 
+def new_figure(panels: int = 1, sharey: bool = True, width: float = 5.5, height: float = 4.0) -> tuple[Any, list[Any]]:
+    """A figure of ``panels`` side by side in the toolkit's one style (seaborn whitegrid), sharing
+    the y-axis where panels are meant to be compared."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sns.set_theme(style="whitegrid")
+    fig, axes = plt.subplots(1, panels, figsize=(width * panels, height), squeeze=False, sharey=sharey)
+    return fig, list(axes[0])
+
+
+def seed_lines(ax: Any, data: pd.DataFrame, x: str, y: str, hue: str) -> None:
+    """Per ``hue`` value (one colour each): every seed a thin line, the mean over seeds a thick one.
+    No band, so nothing is drawn outside the values the metric took; the legend names each value
+    and how many seeds it averages."""
+    import seaborn as sns
+
+    values = list(dict.fromkeys(data[hue]))
+    for value, color in zip(values, sns.color_palette(n_colors=len(values))):
+        group = data[data[hue] == value]
+        for _, seed in group.groupby("seed"):
+            ax.plot(seed[x], seed[y], color=color, lw=0.7, alpha=0.35)
+        mean = group.groupby(x)[y].mean()
+        seeds = group["seed"].nunique()
+        ax.plot(mean.index, mean.to_numpy(), color=color, lw=2.2, label=f"{value} (mean of {seeds} seed{'s' * (seeds > 1)})")
+    ax.legend(fontsize="small")
+    if pd.api.types.is_integer_dtype(data[x]):  # epochs, queries: no fractional ticks
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def anytime_curves(history: pd.DataFrame, x: str = "queries", points: int = 200) -> pd.DataFrame:
     """Best-so-far reported test accuracy per (run, seed) on a common x grid.
 
@@ -55,22 +90,15 @@ def anytime_curves(history: pd.DataFrame, x: str = "queries", points: int = 200)
 
 
 def anytime_plot(history: pd.DataFrame, out: str | Path, x: str = "queries", title: str | None = None) -> Path:
-    """Best-so-far test accuracy against queries or simulated time: mean line and ±1 std band
-    over seeds, one line per run directory. Written atomically to ``out`` (.png, .pdf, .svg)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
+    """Best-so-far test accuracy against queries or simulated time: each seed a thin line, the
+    mean a thick one, one colour per run directory. Written atomically to ``out`` (.png, .pdf, .svg)."""
     curves = anytime_curves(history, x)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    sns.lineplot(data=curves, x=x, y="best_test_acc", hue="run", errorbar="sd", ax=ax)
+    fig, (ax,) = new_figure(width=6)
+    seed_lines(ax, curves, x, "best_test_acc", "run")
     ax.set_xlabel("queries" if x == "queries" else "simulated training time (s)")
     ax.set_ylabel("test accuracy of best-so-far cell (%)")
     if title:
         ax.set_title(title)
-    ax.grid(alpha=0.3)
     fig.tight_layout()
     return save_figure(fig, out)
 
@@ -106,20 +134,22 @@ def epoch_curves(history: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, str, s
     return history[keys].assign(value=history[column]), f"{column} of the derived cell (%)", None
 
 
-def epoch_plot(history: pd.DataFrame, kind: str, out: str | Path) -> Path:
-    """One of :data:`EPOCH_KINDS` against epochs: mean line and ±1 std band over seeds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
+def epoch_plot(history: pd.DataFrame, kind: str, out: str | Path, title: str | None = None,
+               shift: dict[str, int] | None = None) -> Path:
+    """One of :data:`EPOCH_KINDS` against epochs, each seed a thin line and the mean a thick one.
+    Magnitudes (one line per op) get one panel per run, sharing the y-axis; the other kinds one
+    panel with a colour per run. ``shift`` moves a run's epochs back (to align the epochs after a
+    warm-up, as the degradation paper's Fig. 2h)."""
     curves, label, series = epoch_curves(history, kind)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    several_runs = curves["run"].nunique() > 1
-    sns.lineplot(data=curves, x="epoch", y="value", hue=series or "run", style="run" if series and several_runs else None,
-                 errorbar="sd", ax=ax)
-    ax.set_ylabel(label)
-    ax.grid(alpha=0.3)
+    if shift:
+        curves = curves.assign(epoch=curves["epoch"] - curves["run"].map(shift).fillna(0))
+    runs = list(dict.fromkeys(curves["run"]))
+    panels = runs if series else [None]
+    fig, axes = new_figure(len(panels))
+    for ax, run in zip(axes, panels):
+        seed_lines(ax, curves if run is None else curves[curves["run"] == run], "epoch", "value", series or "run")
+        ax.set_title(" ".join(part for part in (title, run) if part))
+        ax.set_xlabel("epoch after warm-up" if shift else "epoch")
+    axes[0].set_ylabel(label)
     fig.tight_layout()
     return save_figure(fig, out)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench_toolkit.analysis import load_run, save_figure
+from bench_toolkit.analysis import load_run, new_figure, save_figure, seed_lines
 from bench_toolkit.study import complete, final_table, method_run, write_outputs
 
 METHODS = {
@@ -25,27 +25,14 @@ def _runs(args: argparse.Namespace, labels: tuple[str, ...] = tuple(METHODS)) ->
                                              label.lower().replace(" ", "-").replace("=", "")) for label in labels})
 
 
-def _scaled_time(history: pd.DataFrame) -> pd.DataFrame:
-    """Search time scaled to [0, 1] per seed (cumulative epoch seconds / total), in 20 bins."""
-    elapsed = history.groupby(["run", "seed"])["epoch_seconds"].cumsum()
-    total = history.groupby(["run", "seed"])["epoch_seconds"].transform("sum")
-    return history.assign(time=(elapsed / total * 20).round() / 20)
-
-
-def _figure(data: pd.DataFrame, x: str, ys: list[tuple[str, str]], out: Path, title: str, hue: str | None = "run") -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    fig, axes = plt.subplots(1, len(ys), figsize=(5.5 * len(ys), 4), squeeze=False)
-    for ax, (column, label) in zip(axes[0], ys):
-        sns.lineplot(data=data, x=x, y=column, hue=hue, errorbar="sd", ax=ax)
+def _figure(data: pd.DataFrame, ys: list[tuple[str, str]], out: Path, title: str) -> None:
+    """One panel per (column, label) against epochs; per run each seed a thin line, the mean thick."""
+    fig, axes = new_figure(len(ys), sharey=False)
+    for ax, (column, label) in zip(axes, ys):
+        seed_lines(ax, data, "epoch", column, "run")
         ax.set_ylabel(label)
-        ax.set_xlabel("search time scaled to [0, 1]" if x == "time" else x)
+        ax.set_xlabel("epoch")
         ax.set_title(title)
-        ax.grid(alpha=0.3)
     fig.tight_layout()
     save_figure(fig, out)
 
@@ -56,27 +43,31 @@ def _out(args: argparse.Namespace) -> Path:
 
 def fig3(args: argparse.Namespace) -> None:
     """Fig. 3: ASAP's epoch duration (relative to its first epoch) and 1 - sparsity per epoch."""
-    history = load_run(_runs(args, ("ASAP",))["ASAP"])
+    history = load_run(_runs(args, ("ASAP",))["ASAP"]).assign(run="ASAP")
     first = history.groupby("seed")["epoch_seconds"].transform("first")
     data = history.assign(relative_duration=history["epoch_seconds"] / first, density=1 - history["sparsity"])
-    _figure(data, "epoch", [("relative_duration", "epoch duration / first epoch"), ("density", "1 - sparsity")],
-            _out(args) / "fig3_duration_sparsity.png", "ASAP", hue=None)
+    _figure(data, [("relative_duration", "epoch duration / first epoch"), ("density", "1 - sparsity")],
+            _out(args) / "fig3_duration_sparsity.png", "ASAP")
     summary = data.groupby("epoch")[["relative_duration", "density", "epoch_seconds"]].mean().reset_index()
     write_outputs(_out(args), "fig3_duration_sparsity", summary.round(4))
 
 
+def _histories(args: argparse.Namespace) -> pd.DataFrame:
+    return pd.concat([load_run(d).assign(run=label) for label, d in _runs(args).items()], ignore_index=True)
+
+
 def fig6(args: argparse.Namespace) -> None:
-    """Fig. 6: benchmark accuracy of the cell derived along the search, time scaled to [0, 1]."""
-    history = _scaled_time(pd.concat([load_run(d).assign(run=label) for label, d in _runs(args).items()]))
+    """Fig. 6: benchmark accuracy of the cell derived along the search, per epoch (the paper's
+    x-axis is scaled search time; epochs are what every method shares, whatever its speed)."""
+    history = _histories(args)
     column = "cifar10.test_acc" if "cifar10.test_acc" in history else "cifar10.valid_acc"
-    _figure(history, "time", [(column, f"{column} of the derived cell (%)")], _out(args) / "fig6_accuracy.png",
+    _figure(history, [(column, f"{column} of the derived cell (%)")], _out(args) / "fig6_accuracy.png",
             "accuracy along the search")
 
 
 def fig7(args: argparse.Namespace) -> None:
-    """Fig. 7: normalised cell entropy along the search, time scaled to [0, 1]."""
-    history = _scaled_time(pd.concat([load_run(d).assign(run=label) for label, d in _runs(args).items()]))
-    _figure(history, "time", [("entropy", "cell entropy / ln |O|")], _out(args) / "fig7_entropy.png", "cell entropy")
+    """Fig. 7: normalised cell entropy along the search, per epoch."""
+    _figure(_histories(args), [("entropy", "cell entropy / ln |O|")], _out(args) / "fig7_entropy.png", "cell entropy")
 
 
 def table(args: argparse.Namespace) -> None:
