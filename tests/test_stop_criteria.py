@@ -12,7 +12,7 @@ import torch
 
 from bench_toolkit.analysis.stops import apply_criteria, summarise_selections
 from bench_toolkit.cli import main
-from bench_toolkit.diagnostics.hessian import dominant_eigenvalue
+from bench_toolkit.diagnostics.hessian import largest_eigenvalue
 from bench_toolkit.diagnostics.stop import (
     EigenvalueGrowth, MagnitudePeak, RankingStable, Selection, SkipCount, Trace, parse_criterion,
 )
@@ -65,14 +65,19 @@ def test_ranking_stable_counts_unchanged_epochs_over_learnable_ops():
         RankingStable(2).first_fire(Trace(t.rows, t.alphas[:, :, :2], OPS[:2]))
 
 
-def test_darts_es_local_average_ratio_by_hand():
-    eig = [1.0] * 12 + [2.0, 2.0, 2.0, 2.0, 2.0]  # epochs 1..17
-    # LA[t] = mean(eig[t-4..t]); LA[13] = 1.2, LA[9] = 1 -> ratio 1.2; LA[14] = 1.4, LA[10] = 1 -> 1.4 > 1.3
-    assert EigenvalueGrowth().first_fire(trace(eig=eig)) == Selection(epoch=14 - 8, fired_at=14)
-    # grows at epoch 3: LA[9] / LA[5] = 5 / 3.4 would fire at 9, but only t > 10 may, and from
-    # t = 11 on LA[t] / LA[t-4] = 5 / 5
-    early = [1.0, 1.0] + [5.0] * 18
+def test_darts_es_as_the_robustdarts_reference_by_hand():
+    """LA(u) = mean eig over u-2..u+2; at epoch t (u = t - 2) fire when LA(u) / LA(u - 4) > 1.3,
+    selecting epoch u - 4 >= 11 (the reference's 0-based 10)."""
+    eig = [1.0] * 16 + [3.0] * 8  # epochs 1..24, the eigenvalue triples from epoch 17 on
+    # LA(15) = (1+1+1+1+3)/5 = 1.4 over LA(11) = 1 -> 1.4 > 1.3, known at t = 17; selects 11
+    assert EigenvalueGrowth().first_fire(trace(eig=eig)) == Selection(epoch=11, fired_at=17)
+    # a rise at epoch 8 is over before a stop may be selected: from t = 17 on LA(u) / LA(u - 4) = 1
+    early = [1.0] * 7 + [3.0] * 17
     assert EigenvalueGrowth().first_fire(trace(eig=early)) is None
+    # a slow rise (x 1.05 per epoch: LA grows x 1.22 over 4 epochs) never fires; a faster one does
+    assert EigenvalueGrowth().first_fire(trace(eig=[1.05**k for k in range(30)])) is None
+    fast = EigenvalueGrowth().first_fire(trace(eig=[1.08**k for k in range(30)]))  # LA x 1.36 over 4 epochs
+    assert fast == Selection(epoch=11, fired_at=17)
     assert EigenvalueGrowth().rollback(trace(eig=[1.0] * 20)) == Selection(20, None)
     with pytest.raises(BenchToolkitError, match="hessian_every=1"):
         EigenvalueGrowth().first_fire(trace(archs=[NO_SKIP] * 3))
@@ -107,13 +112,16 @@ def test_parse_criterion():
         parse_criterion("stop-early")
 
 
-def test_dominant_eigenvalue_of_a_known_quadratic():
+@pytest.mark.parametrize("spectrum, largest", [([4.0, -1.5, 1.0, 0.5, 2.5], 4.0), ([-6.0, 1.0, 2.0], 2.0)])
+def test_largest_hessian_eigenvalue_of_a_known_quadratic(spectrum, largest):
+    """The largest eigenvalue, not the largest in magnitude (power iteration would give -6)."""
     torch.manual_seed(0)
-    q, _ = torch.linalg.qr(torch.randn(5, 5, dtype=torch.float64))
-    hessian = q @ torch.diag(torch.tensor([4.0, -1.5, 1.0, 0.5, 2.5], dtype=torch.float64)) @ q.T
-    x = torch.randn(5, dtype=torch.float64, requires_grad=True)
-    value = dominant_eigenvalue(lambda: 0.5 * x @ hessian @ x + 3 * x.sum(), x, iterations=100)
-    assert value == pytest.approx(4.0, abs=1e-8)
+    n = len(spectrum)
+    q, _ = torch.linalg.qr(torch.randn(n, n, dtype=torch.float64))
+    matrix = q @ torch.diag(torch.tensor(spectrum, dtype=torch.float64)) @ q.T
+    x = torch.randn(n, dtype=torch.float64, requires_grad=True)
+    value = largest_eigenvalue(lambda: 0.5 * x @ matrix @ x + 3 * x.sum(), x)
+    assert value == pytest.approx(largest, abs=1e-9)
 
 
 def test_presets_write_down_the_papers_settings():

@@ -100,24 +100,33 @@ class RankingStable(StopCriterion):
 
 
 class EigenvalueGrowth(StopCriterion):
-    """DARTS-ES (Zela et al., ICLR 2020, Sec. 4.1): LA[t] = mean of the dominant Hessian
-    eigenvalue over the trailing window t-4..t; after epoch 10, stop at the first t with
-    LA[t] / LA[t-4] > 1.3 and return the architecture of epoch t - 2*4."""
+    """DARTS-ES (Zela et al., ICLR 2020, Sec. 4.1), as the RobustDARTS reference
+    (``EVLocalAvg.early_stop``) computes it with the eigenvalue every epoch: the local average
+    LA(u) is the mean eigenvalue over the centred window u-2..u+2 (cut at the first epoch), so it
+    is known at epoch u + 2. At epoch t, with u = t - 2, stop when LA(u) / LA(u - 4) > 1.3 and
+    return the architecture of epoch u - 4 -- only if that epoch is at least the reference's 10,
+    which counts epochs from 0: our epoch 11."""
 
     name = "darts-es"
-    window, gap, ratio, min_epoch = 5, 4, 1.3, 10
+    half_window, delta, ratio, first_stop_epoch = 2, 4, 1.3, 11
 
     def fires_at(self, trace: Trace) -> tuple[int, int] | None:
         if "hessian_eig" not in trace.rows.columns or trace.rows["hessian_eig"].isna().all():
             raise BenchToolkitError("darts-es needs the Hessian eigenvalue every epoch; run the search with --set hessian_every=1")
         eig = trace.rows.set_index("epoch")["hessian_eig"]
-        local = eig.rolling(self.window).mean()
+        first = int(eig.index[0])
+
+        def local_average(u: int) -> float:
+            return float(eig.loc[max(first, u - self.half_window):u + self.half_window].mean())
+
         for t in eig.index:
-            if t <= self.min_epoch or t - self.gap not in local.index:
+            u = int(t) - self.half_window
+            stop = u - self.delta
+            if stop < self.first_stop_epoch:
                 continue
-            before = local[t - self.gap]
-            if np.isfinite(before) and before > 0 and local[t] / before > self.ratio:
-                return int(t), max(int(eig.index[0]), int(t - 2 * self.gap))
+            before = local_average(stop)
+            if np.isfinite(before) and before > 0 and local_average(u) / before > self.ratio:
+                return int(t), stop
         return None
 
 

@@ -12,6 +12,9 @@ from bench_toolkit.spaces import nb201
 
 PRECISIONS = ("fp32", "bf16")
 WARMUP_SCHEDULES = ("span", "restart")
+RETIRED_SETTINGS = frozenset({"hessian_iterations"})
+"""Settings of earlier versions that no longer exist; ignored when an old config.json is read
+(power iteration gave way to the exact Hessian)."""
 
 
 @dataclass(frozen=True)
@@ -68,14 +71,14 @@ class SearchConfig:
     # derivation and recording
     derive_exclude_none: bool = False
     record_every_steps: int = 0  # also record alpha diagnostics every k iterations (0: per epoch only)
-    hessian_every: int = 0  # dominant Hessian eigenvalue of L_val w.r.t. alpha every k epochs (0: never)
-    hessian_iterations: int = 20  # power-iteration steps for it
+    hessian_every: int = 0  # largest Hessian eigenvalue of L_val w.r.t. alpha every k epochs (0: never)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def updated(self, settings: dict[str, Any]) -> "SearchConfig":
         """A copy with ``settings`` applied; an unknown key lists the known ones."""
+        settings = {k: v for k, v in settings.items() if k not in RETIRED_SETTINGS}
         known = {f.name for f in fields(self)}
         unknown = sorted(set(settings) - known)
         if unknown:

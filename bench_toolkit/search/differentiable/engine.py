@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from bench_toolkit.benchmarks import Benchmark
 from bench_toolkit.data.batches import PairedBatches
-from bench_toolkit.diagnostics.hessian import dominant_eigenvalue
+from bench_toolkit.diagnostics.hessian import largest_eigenvalue
 from bench_toolkit.diagnostics.stop import Trace
 from bench_toolkit.diagnostics.recorder import (
     benchmark_answers, derive, normalized_entropy, operation_magnitudes,
@@ -213,7 +213,7 @@ class SupernetSearch:
         return row
 
     def hessian_eigenvalue(self) -> float:
-        """Dominant eigenvalue of the Hessian of the validation loss w.r.t. alpha (Zela et al.),
+        """Largest eigenvalue of the Hessian of the validation loss w.r.t. alpha (Zela et al.),
         on the fixed probe batch of search-valid, with the method's own mixing."""
         x, y = self._to_device(self.data.fixed_valid_batch())
         generator = torch.Generator().manual_seed(self.seed)  # GDAS samples: its own, fixed draws
@@ -221,7 +221,7 @@ class SupernetSearch:
         def loss() -> torch.Tensor:
             return F.cross_entropy(self.model(x, self.mixing(self.model.alpha, generator, self.epoch)), y)
 
-        return dominant_eigenvalue(loss, self.model.alpha, self.config.hessian_iterations, seed=self.seed)
+        return largest_eigenvalue(loss, self.model.alpha)
 
     # -- checkpoint ------------------------------------------------------------------------------
 
