@@ -114,7 +114,7 @@ def final_table(run_dirs: dict[str, Path]) -> pd.DataFrame:
     rows = []
     for label, run_dir in run_dirs.items():
         final = json.loads((run_dir / "final.json").read_text())
-        answers = {k: f"{v['mean']:.2f} ± {v['std']:.2f}" for k, v in final.items() if k != "per_seed"}
+        answers = {k: f"{v['mean']:.2f} ± {v['std']:.2f}" for k, v in final.items() if isinstance(v, dict)}
         rows.append({"method": label, "seeds": len(final["per_seed"]), **answers})
     return pd.DataFrame(rows)
 
