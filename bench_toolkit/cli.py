@@ -102,7 +102,6 @@ def _search_differentiable(args: argparse.Namespace) -> None:
     import json
     from pathlib import Path
 
-    from bench_toolkit.diagnostics.stop import parse_criterion
     from bench_toolkit.executors import executor_from_args
     from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
     from bench_toolkit.search.differentiable.presets import get_preset
@@ -123,8 +122,6 @@ def _search_differentiable(args: argparse.Namespace) -> None:
             settings["precision"] = args.precision
         config = config_for(args.scale, get_method(args.algo).defaults, settings)
         stop = {"criterion": args.stop, "op": args.stop_op} if args.stop else None
-        if stop:
-            parse_criterion(args.stop, args.stop_op)  # refuse a bad name before training
         run_supernet_search(args.algo, config, args.data, args.benchmark or DEFAULT_BENCHMARK,
                             list(range(args.seeds)), out, scale=args.scale, device=args.device, stop=stop,
                             executor=executor, threads=args.threads)
@@ -226,7 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     st = commands.add_parser("stop", help="apply stop criteria to a recorded differentiable-search run")
     st.add_argument("run", help="run directory")
     st.add_argument("--criterion", action="append", required=True,
-                    help="sc_K, rt_K, darts-es, ss-peak (Eq. 12) or ss-residual (Eq. 13); repeat for several (Algorithm 2)")
+                    help="sc_K, rt_K, darts-es, ss-peak (Eq. 12), ss-residual (Eq. 13), or the references final and "
+                         "optimal (best epoch, rollback only); repeat for several (Algorithm 2)")
     st.add_argument("--op", default="nor_conv_3x3", help="op of the ss-* criteria")
     st.add_argument("--mode", default="rollback", choices=["rollback", "online"],
                     help="rollback: choose from the whole history (Algorithm 2); online: what an early stop would pick")

@@ -20,7 +20,7 @@ import pandas as pd
 
 from bench_toolkit.analysis import epoch_plot, load_run
 from bench_toolkit.analysis.stops import apply_criteria, summarise_selections
-from bench_toolkit.diagnostics.stop import parse_criterion
+from bench_toolkit.diagnostics.stop import BestEpoch, parse_criterion
 from bench_toolkit.fileio import write_table
 from bench_toolkit.executors import add_executor_arguments, executor_from_args
 from bench_toolkit.search.differentiable import SCALES, SearchConfig, config_for, get_method
@@ -109,26 +109,44 @@ def curve_figure(run_dirs: dict[str, Path], kind: str, out: Path, title: str, sh
     return epoch_plot(labelled_history(run_dirs), kind, out, title, shift)
 
 
+def _per_seed(values: Sequence[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
 def final_table(run_dirs: dict[str, Path]) -> pd.DataFrame:
-    """One row per run: each benchmark answer of the final cells as mean ± std over seeds."""
+    """One row per run: each benchmark answer of the final cells as mean ± std over seeds, the
+    headline answer (CIFAR-10 test where recorded) per seed, and the best that answer reached at
+    any epoch (Table 3's "optimal", :class:`~bench_toolkit.diagnostics.stop.BestEpoch`)."""
     rows = []
     for label, run_dir in run_dirs.items():
         final = json.loads((run_dir / "final.json").read_text())
         answers = {k: f"{v['mean']:.2f} ± {v['std']:.2f}" for k, v in final.items() if isinstance(v, dict)}
-        rows.append({"method": label, "seeds": len(final["per_seed"]), **answers})
+        row = {"method": label, "seeds": len(final["per_seed"]), **answers}
+        if answers:
+            headline = "cifar10.test_acc" if "cifar10.test_acc" in answers else sorted(answers)[0]
+            best = apply_criteria(run_dir, [BestEpoch()])[headline]
+            row |= {f"{headline} per seed": _per_seed([s[headline] for s in final["per_seed"]]),
+                    f"optimal {headline}": f"{best.mean():.2f} ± {best.std(ddof=1) if len(best) > 1 else 0.0:.2f}",
+                    f"optimal {headline} per seed": _per_seed(best)}
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 def criteria_table(run_dir: Path, names: Sequence[str], label: str) -> pd.DataFrame:
-    """Stop criteria rolled back on one run (Algorithm 2): mean ± std per criterion."""
-    criteria = [parse_criterion(name) for name in names]
-    summary = summarise_selections(apply_criteria(run_dir, criteria))
+    """Stop criteria rolled back on one run (Algorithm 2): per criterion each benchmark answer's
+    mean ± std, the selected epochs and the headline answer (CIFAR-10 test) per seed."""
+    selections = apply_criteria(run_dir, [parse_criterion(name) for name in names])
+    summary = summarise_selections(selections)
     answers = sorted({c.rsplit(" ", 1)[0] for c in summary.columns if c.endswith(" mean")})
-    return pd.DataFrame([
-        {"setting": label, "criterion": row["criterion"],
-         **{a: f"{row[a + ' mean']:.2f} ± {row[a + ' std']:.2f}" for a in answers}}
-        for _, row in summary.iterrows()
-    ])
+    headline = "cifar10.test_acc" if "cifar10.test_acc" in answers else (answers or [None])[0]
+    rows = []
+    for _, row in summary.iterrows():
+        chosen = selections[selections["criterion"] == row["criterion"]]
+        rows.append({"setting": label, "criterion": row["criterion"],
+                     **{a: f"{row[a + ' mean']:.2f} ± {row[a + ' std']:.2f}" for a in answers},
+                     "epoch per seed": ", ".join(str(int(e)) for e in chosen["epoch"]),
+                     **({f"{headline} per seed": _per_seed(chosen[headline])} if headline else {})})
+    return pd.DataFrame(rows)
 
 
 def write_outputs(out_dir: Path, name: str, table: pd.DataFrame) -> None:

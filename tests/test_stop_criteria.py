@@ -14,7 +14,7 @@ from bench_toolkit.analysis.stops import apply_criteria, summarise_selections
 from bench_toolkit.cli import main
 from bench_toolkit.diagnostics.hessian import largest_eigenvalue
 from bench_toolkit.diagnostics.stop import (
-    EigenvalueGrowth, MagnitudePeak, RankingStable, Selection, SkipCount, Trace, parse_criterion,
+    BestEpoch, EigenvalueGrowth, FinalEpoch, MagnitudePeak, RankingStable, Selection, SkipCount, Trace, parse_criterion,
 )
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.search.differentiable import config_for, run_supernet_search
@@ -103,6 +103,23 @@ def test_magnitude_peak_online_and_rollback():
     assert MagnitudePeak("nor_conv_3x3").first_fire(trace(magnitudes=_magnitudes([0.1, 0.2, 0.3]))) is None
     with pytest.raises(BenchToolkitError, match="not in this run's search space"):
         MagnitudePeak("skip_connect").rollback(Trace(t.rows.drop(columns="magnitude.skip_connect"), t.alphas, OPS))
+
+
+def test_final_and_optimal_are_post_hoc_references(tmp_path):
+    t = trace(archs=[NO_SKIP, ONE_SKIP, TWO_SKIPS, TWO_SKIPS])
+    t.rows["cifar10.test_acc"] = [90.0, 94.0, 93.0, 60.0]
+    t.rows["cifar100.test_acc"] = [75.0, 70.0, 72.0, 40.0]
+    assert FinalEpoch().rollback(t) == Selection(epoch=4, fired_at=None)
+    assert BestEpoch().rollback(t) == Selection(epoch=2, fired_at=None)  # CIFAR-10 test decides, not CIFAR-100
+    with pytest.raises(BenchToolkitError, match="post-hoc reference"):
+        BestEpoch().first_fire(t)
+    with pytest.raises(BenchToolkitError, match="needs benchmark answers"):
+        BestEpoch().rollback(trace(archs=[NO_SKIP]))
+    assert not parse_criterion("optimal").online and not parse_criterion("final").online and parse_criterion("sc_2").online
+    with pytest.raises(BenchToolkitError, match="'optimal' is a post-hoc reference"):
+        run_supernet_search("darts-v1", config_for("smoke", {}, TINY), "digits", "analog", [0], tmp_path / "r",
+                            stop={"criterion": "optimal"})
+    assert not (tmp_path / "r" / "config.json").exists()
 
 
 def test_parse_criterion():

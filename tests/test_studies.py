@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from argparse import Namespace
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from bench_toolkit import study as common
 from bench_toolkit.errors import BenchToolkitError
-from bench_toolkit.search.differentiable import config_for, get_method
+from bench_toolkit.search.differentiable import config_for, get_method, run_supernet_search
+from bench_toolkit.spaces import nb201
 from bench_toolkit.search.differentiable.presets import get_preset
 
 
@@ -40,6 +44,33 @@ def test_a_run_directory_with_other_settings_is_not_silently_reused(tmp_path):
     (run_dir / "config.json").write_text(json.dumps({"config": {"epochs": 3}, "seeds": [0, 1]}))
     with pytest.raises(SystemExit, match="holds a run with other settings"):
         common.complete(args, {"EX-DARTS": common.preset_run("ex-darts")})
+
+
+def test_tables_give_per_seed_values_and_the_best_epoch(tmp_path):
+    """final_table: the final cells per seed (as final.json) and the best any epoch reached (the
+    history's maximum); criteria_table: the epoch each criterion chose and its answer per seed."""
+    config = config_for("smoke", {}, {"images_per_class": 16, "resolution": 8, "channels": 4, "batch_size": 16, "epochs": 4})
+    run_supernet_search("darts-v1", config, "digits", "table:" + str(_table(tmp_path)), [0, 1], tmp_path / "run")
+    history = pd.read_parquet(tmp_path / "run" / "history.parquet")
+    row = common.final_table({"DARTS-V1": tmp_path / "run"}).iloc[0]
+    finals = history[history.epoch == 4].sort_values("seed")["cifar10.test_acc"]
+    best = history.groupby("seed")["cifar10.test_acc"].max()
+    assert row["cifar10.test_acc per seed"] == ", ".join(f"{v:.2f}" for v in finals)
+    assert row["optimal cifar10.test_acc per seed"] == ", ".join(f"{v:.2f}" for v in best)
+    assert row["optimal cifar10.test_acc"] == f"{best.mean():.2f} ± {best.std(ddof=1):.2f}"
+    table = common.criteria_table(tmp_path / "run", ["final", "optimal"], "lr").set_index("criterion")
+    assert table.loc["final", "epoch per seed"] == "4, 4"
+    best_epochs = history.loc[history.groupby("seed")["cifar10.test_acc"].idxmax(), "epoch"]
+    assert table.loc["optimal", "epoch per seed"] == ", ".join(str(e) for e in best_epochs)
+    assert table.loc["optimal", "cifar10.test_acc per seed"] == row["optimal cifar10.test_acc per seed"]
+
+
+def _table(tmp_path) -> Path:
+    """A benchmark table with a distinct CIFAR-10 accuracy for every NB201 cell (the index / 200)."""
+    path = tmp_path / "table.csv"
+    archs = [nb201.format_arch(a) for a in nb201.enumerate_archs()]
+    pd.DataFrame({"arch": archs, "cifar10.test_acc": np.arange(len(archs)) / 200.0}).to_csv(path, index=False)
+    return path
 
 
 def _args(tmp_path, seeds: int, **executor) -> Namespace:

@@ -52,6 +52,8 @@ class StopCriterion:
     epoch it selects then), from the rows of a trace."""
 
     name = "criterion"
+    online = True
+    """False for the post-hoc references (``final``, ``optimal``), which no search can stop by."""
 
     def fires_at(self, trace: Trace) -> tuple[int, int] | None:
         raise NotImplementedError
@@ -63,6 +65,34 @@ class StopCriterion:
     def rollback(self, trace: Trace) -> Selection:
         """Post hoc: the online choice, or the final epoch when the criterion never fired."""
         return self.first_fire(trace) or Selection(epoch=trace.last_epoch, fired_at=None)
+
+
+class FinalEpoch(StopCriterion):
+    """Reference row ``final``: never fires, so the final architecture counts."""
+
+    name, online = "final", False
+
+    def fires_at(self, trace: Trace) -> tuple[int, int] | None:
+        return None
+
+
+class BestEpoch(StopCriterion):
+    """Reference row ``optimal`` (the degradation paper's Table 3): the epoch whose derived cell
+    has the highest benchmark accuracy (CIFAR-10 test where recorded) -- an oracle that reads the
+    answers of every epoch, so it exists post hoc only."""
+
+    name, online = "optimal", False
+
+    def fires_at(self, trace: Trace) -> tuple[int, int] | None:
+        raise BenchToolkitError("'optimal' reads every epoch's benchmark answer: it is a post-hoc reference, not an online criterion")
+
+    def rollback(self, trace: Trace) -> Selection:
+        answers = [c for c in trace.rows.columns if c.endswith("_acc") and "." in c]
+        if not answers:
+            raise BenchToolkitError("'optimal' needs benchmark answers in the history; search with --benchmark")
+        column = "cifar10.test_acc" if "cifar10.test_acc" in answers else answers[0]
+        best = trace.rows[column].to_numpy().argmax()
+        return Selection(epoch=int(trace.rows["epoch"].iloc[best]), fired_at=None)
 
 
 class SkipCount(StopCriterion):
@@ -171,7 +201,8 @@ class MagnitudePeak(StopCriterion):
 
 
 def parse_criterion(name: str, op: str = "nor_conv_3x3") -> StopCriterion:
-    """``sc_K``, ``rt_K``, ``darts-es``, ``ss-peak`` (Eq. 12) or ``ss-residual`` (Eq. 13) with ``op``."""
+    """``sc_K``, ``rt_K``, ``darts-es``, ``ss-peak`` (Eq. 12) or ``ss-residual`` (Eq. 13) with ``op``;
+    the post-hoc references ``final`` and ``optimal``."""
     if m := re.fullmatch(r"sc_(\d+)", name):
         return SkipCount(int(m[1]))
     if m := re.fullmatch(r"rt_(\d+)", name):
@@ -180,4 +211,8 @@ def parse_criterion(name: str, op: str = "nor_conv_3x3") -> StopCriterion:
         return EigenvalueGrowth()
     if name in ("ss-peak", "ss-residual"):
         return MagnitudePeak(op, residual=name == "ss-residual")
-    raise BenchToolkitError(f"unknown stop criterion '{name}'; use sc_K, rt_K, darts-es, ss-peak or ss-residual")
+    if name == "final":
+        return FinalEpoch()
+    if name == "optimal":
+        return BestEpoch()
+    raise BenchToolkitError(f"unknown stop criterion '{name}'; use sc_K, rt_K, darts-es, ss-peak, ss-residual, final or optimal")

@@ -74,20 +74,21 @@ def table1(args: argparse.Namespace) -> None:
     write_outputs(_out(args), "table1_methods", final_table(runs))
 
 
-CRITERIA = ("sc_2", "rt_10", "darts-es", "ss-residual")
+CRITERIA = ("sc_2", "rt_10", "darts-es", "ss-residual", "final", "optimal")
 
 
 def table2(args: argparse.Namespace) -> None:
     """Table 2 (stop criteria): DARTS+ sc_2 and rt_10, DARTS-ES and SS-DARTS (Eq. 13 on
-    nor_conv_3x3, Algorithm 2), all rolled back on the same SS-DARTS-setting runs."""
+    nor_conv_3x3, Algorithm 2), all rolled back on the same SS-DARTS-setting runs, beside the
+    final cell and the best cell of any epoch (the references of Table 3)."""
     run = complete(args, {"ss-darts": preset_run("ss-darts", {"hessian_every": 1})})["ss-darts"]
     write_outputs(_out(args), "table2_stop_criteria", criteria_table(run, CRITERIA, "weight lr 0.003"))
 
 
 def table3(args: argparse.Namespace) -> None:
     """Table 3 (weight-learning-rate resilience): weight lr 0.003, 0.009, 0.015 (alpha lr 0.001),
-    each criterion rolled back on the same runs."""
-    names = ("sc_2", "sc_3", "sc_4", "rt_10", "rt_2", "rt_3", "rt_4", "darts-es", "ss-residual")
+    each criterion rolled back on the same runs; "optimal" is the best cell any epoch reached."""
+    names = ("sc_2", "sc_3", "sc_4", "rt_10", "rt_2", "rt_3", "rt_4", "darts-es", "ss-residual", "final", "optimal")
     runs = complete(args, {f"weight lr {lr}": preset_run("ss-darts", {"w_lr": lr, "w_lr_min": lr * 0.04, "hessian_every": 1},
                                                          name=f"ss-darts-wlr-{lr}") for lr in (0.003, 0.009, 0.015)})
     tables = [criteria_table(run, names, label) for label, run in runs.items()]

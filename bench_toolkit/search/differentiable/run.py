@@ -109,8 +109,9 @@ def prepare_run(algo: str, config: SearchConfig, data_spec: str, benchmark_spec:
     out = Path(out_dir)
     if not resume and (out / "config.json").exists():
         raise BenchToolkitError(f"'{out}' already holds a run; continue it with --resume {out}, or choose a new --out")
-    if stop:
-        parse_criterion(stop["criterion"], stop.get("op", "nor_conv_3x3"))  # refuse a bad name before training
+    if stop and not parse_criterion(stop["criterion"], stop.get("op", "nor_conv_3x3")).online:
+        raise BenchToolkitError(f"'{stop['criterion']}' is a post-hoc reference, not a stop criterion; "
+                                "apply it to the finished run with `bench-toolkit stops`")
     bench = load_benchmark(benchmark_spec) if benchmark_spec else None
     # read before anything is written: a bad path or layout must not leave a config.json behind
     data = load_search_data(data_spec, config)
