@@ -37,7 +37,8 @@ def parser(description: str, study: str) -> argparse.ArgumentParser:
     p.add_argument("--data", default="digits", help="data SPEC (paper scale: cifar10:PATH or imagefolder:PATH)")
     p.add_argument("--benchmark", default="analog", help="benchmark SPEC for the derived cells' accuracy")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--runs-dir", default=str(REPO / "runs" / study))
+    p.add_argument("--runs-dir", default=str(REPO / "runs"),
+                   help="run directories, <runs-dir>/<scale>/<name>; shared by the studies, so a run two studies use is made once")
     p.add_argument("--out-dir", default=str(REPO / "figures" / study))
     add_executor_arguments(p)
     return p

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench_toolkit.search.differentiable.presets import weight_lr
 from bench_toolkit.study import complete, criteria_table, curve_figure, final_table, preset_run, write_outputs
 
 
@@ -81,7 +82,7 @@ def table2(args: argparse.Namespace) -> None:
     """Table 2 (stop criteria): DARTS+ sc_2 and rt_10, DARTS-ES and SS-DARTS (Eq. 13 on
     nor_conv_3x3, Algorithm 2), all rolled back on the same SS-DARTS-setting runs, beside the
     final cell and the best cell of any epoch (the references of Table 3)."""
-    run = complete(args, {"ss-darts": preset_run("ss-darts", {"hessian_every": 1})})["ss-darts"]
+    run = complete(args, {"ss-darts": preset_run("ss-darts", {**weight_lr(0.003), "hessian_every": 1})})["ss-darts"]
     write_outputs(_out(args), "table2_stop_criteria", criteria_table(run, CRITERIA, "weight lr 0.003"))
 
 
@@ -89,7 +90,9 @@ def table3(args: argparse.Namespace) -> None:
     """Table 3 (weight-learning-rate resilience): weight lr 0.003, 0.009, 0.015 (alpha lr 0.001),
     each criterion rolled back on the same runs; "optimal" is the best cell any epoch reached."""
     names = ("sc_2", "sc_3", "sc_4", "rt_10", "rt_2", "rt_3", "rt_4", "darts-es", "ss-residual", "final", "optimal")
-    runs = complete(args, {f"weight lr {lr}": preset_run("ss-darts", {"w_lr": lr, "w_lr_min": lr * 0.04, "hessian_every": 1},
-                                                         name=f"ss-darts-wlr-{lr}") for lr in (0.003, 0.009, 0.015)})
+    # weight lr 0.003 is the ss-darts preset itself: Table 2's runs, made once
+    runs = complete(args, {f"weight lr {lr}": preset_run("ss-darts", {**weight_lr(lr), "hessian_every": 1},
+                                                         name="ss-darts" if lr == 0.003 else f"ss-darts-wlr-{lr}")
+                           for lr in (0.003, 0.009, 0.015)})
     tables = [criteria_table(run, names, label) for label, run in runs.items()]
     write_outputs(_out(args), "table3_lr_resilience", pd.concat(tables, ignore_index=True))
