@@ -35,6 +35,9 @@ class SearchConfig:
     a_weight_decay: float = 1e-3
     alpha_init_std: float = 1e-3  # alpha = std * N(0, 1) at the start (DARTS/NB201; ASAP: 0)
     alpha_first: bool = False  # default order: weight step, then alpha step
+    # single level (ERM, GAEA-ERM): both steps draw from all search images (two independent
+    # orders of the union of the halves); the "valid" columns then measure training images
+    single_level: bool = False
     warmup_epochs: int = 0  # epochs at the start in which alpha is frozen and only weights train
     # weight lr around a warm-up: "span" -- one cosine over all epochs; "restart" -- w_lr constant
     # during the warm-up, then the cosine over the remaining epochs (degradation paper Exp. 1/3)

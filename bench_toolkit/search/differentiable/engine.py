@@ -33,9 +33,12 @@ from bench_toolkit.diagnostics.recorder import (
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.fileio import write_atomic
 from bench_toolkit.nn.supernet import Mixing, NB201Supernet
+from bench_toolkit.search.differentiable.alpha_optimizers import adam, exponentiated_gradient
 from bench_toolkit.search.differentiable.architect import first_order, unrolled
 from bench_toolkit.search.differentiable.config import SearchConfig
-from bench_toolkit.search.differentiable.mixing import AnnealPrune, GumbelMixing, MixingPolicy, ScheduledPruning
+from bench_toolkit.search.differentiable.mixing import (
+    AnnealPrune, GumbelMixing, MixingPolicy, ScheduledPruning, SimplexMixing,
+)
 from bench_toolkit.spaces import nb201
 
 
@@ -47,12 +50,15 @@ class Method:
     architect: Callable[[SearchConfig], Callable[..., tuple[torch.Tensor, torch.Tensor]]]
     mixing: Callable[[SearchConfig], MixingPolicy]
     defaults: dict[str, Any] = field(default_factory=dict)
+    alpha_optimizer: Callable[[list[torch.Tensor], SearchConfig], torch.optim.Optimizer] = adam
 
 
 def _asap(c: SearchConfig) -> MixingPolicy:
     return AnnealPrune(len(c.ops), c.asap_t0, c.asap_beta, c.asap_threshold, c.warmup_epochs, c.asap_policy,
                        c.a_lr, c.asap_bound, c.asap_delta, c.asap_nu)
 
+
+_GAEA = {"a_lr": 0.1, "a_weight_decay": 0.0, "alpha_first": True, "w_nesterov": False, "w_weight_decay": 3e-4}
 
 METHODS: dict[str, Method] = {
     "darts-v1": Method("darts-v1", lambda c: first_order, lambda c: MixingPolicy()),
@@ -66,6 +72,12 @@ METHODS: dict[str, Method] = {
                               lambda c: ScheduledPruning(len(c.ops), "magnitude", c.prune_power, c.prune_start, c.prune_end)),
     "prune-accumgrad": Method("prune-accumgrad", lambda c: first_order,
                               lambda c: ScheduledPruning(len(c.ops), "accumgrad", c.prune_power, c.prune_start, c.prune_end)),
+    # GAEA (Li et al., ICLR 2021) with first-order DARTS, as its reference NAS-Bench-201 config
+    # (gaea_release, method edarts): alpha on the simplex by exponentiated gradient at lr 0.1, the
+    # alpha step first, weights by SGD momentum 0.9 without Nesterov, weight decay 3e-4
+    "gaea-bilevel": Method("gaea-bilevel", lambda c: first_order, lambda c: SimplexMixing(), _GAEA, exponentiated_gradient),
+    "gaea-erm": Method("gaea-erm", lambda c: first_order, lambda c: SimplexMixing(), {**_GAEA, "single_level": True},
+                       exponentiated_gradient),
 }
 
 
@@ -94,15 +106,15 @@ class SupernetSearch:
                                    config.alpha_init_std).to(self.device)
         self.w_optimizer = torch.optim.SGD(self.model.weights(), lr=config.w_lr, momentum=config.w_momentum,
                                            nesterov=config.w_nesterov, weight_decay=config.w_weight_decay)
-        self.a_optimizer = torch.optim.Adam([self.model.alpha], lr=config.a_lr, betas=(config.a_beta1, config.a_beta2),
-                                            weight_decay=config.a_weight_decay)
+        self.mixing = method.mixing(config)
+        self.mixing.initialise(self.model.alpha)
+        self.a_optimizer = method.alpha_optimizer([self.model.alpha], config)
         # "restart": the cosine starts when the warm-up ends (the scheduler does not step before)
         self.restart_after_warmup = config.warmup_schedule == "restart" and config.warmup_epochs > 0
         cosine_epochs = config.epochs - config.warmup_epochs if self.restart_after_warmup else config.epochs
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.w_optimizer, T_max=max(1, cosine_epochs * len(data)), eta_min=config.w_lr_min)
         self.generator = torch.Generator().manual_seed(seed)
-        self.mixing = method.mixing(config)
         self.arch_gradient = method.architect(config)
         self.epoch = 0
         self.step = 0

@@ -63,8 +63,12 @@ class SeedProgress:
 
 
 def load_search_data(data_spec: str, config: SearchConfig) -> PairedBatches:
-    """The NB201 search protocol's paired halves of the training images, at the configured size."""
+    """The NB201 search protocol's paired halves of the training images, at the configured size;
+    with ``single_level`` both sides of a pair come from all of them (GAEA-ERM's reference: the
+    training set twice, shuffled independently)."""
     images = read_data(data_spec, config.images_per_class)
+    if config.single_level:
+        return PairedBatches(images, images, config.batch_size, config.resolution, config.augment)
     train, valid = balanced_halves(images)
     return PairedBatches(train, valid, config.batch_size, config.resolution, config.augment)
 

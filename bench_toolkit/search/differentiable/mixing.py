@@ -24,6 +24,10 @@ class MixingPolicy:
     def __call__(self, alpha: torch.Tensor, generator: torch.Generator, epoch: int) -> Mixing:
         return Mixing(alpha.softmax(dim=-1))
 
+    def initialise(self, alpha: torch.Tensor) -> None:
+        """Set alpha's starting point where the method needs its own (default: the supernet's,
+        ``alpha_init_std * N(0, 1)``)."""
+
     def distribution(self, alpha: np.ndarray, epoch: int) -> np.ndarray:
         """The per-edge op distribution the recorder reports (magnitudes, entropy)."""
         return edge_softmax(alpha)
@@ -51,6 +55,22 @@ class MixingPolicy:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pass
+
+
+class SimplexMixing(MixingPolicy):
+    """GAEA (Li et al., ICLR 2021): alpha itself is each edge's distribution over the ops --
+    uniform at the start, kept on the simplex by the exponentiated-gradient update -- and mixes
+    the ops directly, without a softmax."""
+
+    def initialise(self, alpha: torch.Tensor) -> None:
+        with torch.no_grad():
+            alpha.fill_(1.0 / alpha.shape[-1])
+
+    def __call__(self, alpha: torch.Tensor, generator: torch.Generator, epoch: int) -> Mixing:
+        return Mixing(alpha)
+
+    def distribution(self, alpha: np.ndarray, epoch: int) -> np.ndarray:
+        return alpha / alpha.sum(axis=-1, keepdims=True)
 
 
 class GumbelMixing(MixingPolicy):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from bench_toolkit import __version__
 from bench_toolkit.benchmarks import Benchmark, load_benchmark
@@ -105,7 +106,8 @@ def prepare_run(algo: str, config: SearchConfig, data_spec: str, benchmark_spec:
                 stop: StopSpec | None = None, threads: int | None = None, label: str = "") -> PreparedRun:
     """Check the arguments (the data and benchmark are loaded: a bad one fails here, before
     anything is written), write ``config.json`` and return the run's jobs (one per seed)."""
-    get_method(algo)
+    # the method's alpha optimiser checks its settings (e.g. GAEA refuses an L2 term) before anything is written
+    get_method(algo).alpha_optimizer([torch.nn.Parameter(torch.zeros(1))], config)
     out = Path(out_dir)
     if not resume and (out / "config.json").exists():
         raise BenchToolkitError(f"'{out}' already holds a run; continue it with --resume {out}, or choose a new --out")
