@@ -55,6 +55,10 @@ class SearchConfig:
     # GDAS temperature (linear over the run's epochs)
     tau_max: float = 10.0
     tau_min: float = 0.1
+    # RSPS / SETN: cells scored with the shared weights, one search-valid batch each (NB201 reference:
+    # select_num 100; SETN's test_batch_size 512)
+    select_candidates: int = 100
+    select_batch_size: int = 512
     # ASAP (anneal and prune): T = t0 * beta^epoch, prune below threshold / N after warmup_epochs grace cycles
     asap_t0: float = 1.3
     asap_beta: float = 0.95
@@ -87,7 +91,7 @@ class SearchConfig:
         if unknown:
             raise BenchToolkitError(f"unknown search setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         settings = {k: tuple(v) if k == "ops" else v for k, v in settings.items()}
-        for key in ("epochs", "batch_size", "channels", "cells_per_stage"):
+        for key in ("epochs", "batch_size", "channels", "cells_per_stage", "select_candidates", "select_batch_size"):
             if key in settings and (not isinstance(settings[key], int) or settings[key] < 1):
                 raise BenchToolkitError(f"setting {key} must be a positive integer, got {settings[key]!r}")
         if "warmup_schedule" in settings and settings["warmup_schedule"] not in WARMUP_SCHEDULES:

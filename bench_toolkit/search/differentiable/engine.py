@@ -37,8 +37,9 @@ from bench_toolkit.search.differentiable.alpha_optimizers import adam, exponenti
 from bench_toolkit.search.differentiable.architect import first_order, unrolled
 from bench_toolkit.search.differentiable.config import SearchConfig
 from bench_toolkit.search.differentiable.mixing import (
-    AnnealPrune, GumbelMixing, MixingPolicy, ScheduledPruning, SimplexMixing,
+    AnnealPrune, GumbelMixing, MixingPolicy, ScheduledPruning, SimplexMixing, UniformPaths,
 )
+from bench_toolkit.search.differentiable.selection import SharedWeightSelection
 from bench_toolkit.spaces import nb201
 
 
@@ -47,10 +48,15 @@ class Method:
     """A differentiable search method as a composition of parts."""
 
     name: str
-    architect: Callable[[SearchConfig], Callable[..., tuple[torch.Tensor, torch.Tensor]]]
+    architect: Callable[[SearchConfig], Callable[..., tuple[torch.Tensor, torch.Tensor]]] | None
+    """How alpha's gradient is made; None: the method has no alpha step (RSPS)."""
     mixing: Callable[[SearchConfig], MixingPolicy]
     defaults: dict[str, Any] = field(default_factory=dict)
     alpha_optimizer: Callable[[list[torch.Tensor], SearchConfig], torch.optim.Optimizer] = adam
+    weight_mixing: Callable[[SearchConfig], MixingPolicy] | None = None
+    """The weight step's own mixing (SETN, RSPS: uniform single paths); None: ``mixing``."""
+    selector: Callable[[SearchConfig], SharedWeightSelection] | None = None
+    """How the cell is chosen each epoch; None: the argmax of alpha (DARTS Sec. 2.4)."""
 
 
 def _asap(c: SearchConfig) -> MixingPolicy:
@@ -78,6 +84,16 @@ METHODS: dict[str, Method] = {
     "gaea-bilevel": Method("gaea-bilevel", lambda c: first_order, lambda c: SimplexMixing(), _GAEA, exponentiated_gradient),
     "gaea-erm": Method("gaea-erm", lambda c: first_order, lambda c: SimplexMixing(), {**_GAEA, "single_level": True},
                        exponentiated_gradient),
+    # RSPS (Li & Talwalkar, UAI 2019), as NB201's RANDOM-NAS: weights trained on uniformly sampled
+    # single paths, no alpha; each epoch the best of 100 uniform cells by shared-weight accuracy
+    "rsps": Method("rsps", None, lambda c: UniformPaths(), {"epochs": 250}, weight_mixing=lambda c: UniformPaths(),
+                   selector=lambda c: SharedWeightSelection(c.select_candidates, c.select_batch_size, "uniform")),
+    # SETN (Dong & Yang, ICCV 2019), as NB201's SETN.py: weights on uniform single paths, the
+    # template alpha by Adam on the full mixture (softmax) of search-valid, then the best of the
+    # template's 100 most probable cells by shared-weight accuracy
+    "setn": Method("setn", lambda c: first_order, lambda c: MixingPolicy(), {"epochs": 250},
+                   weight_mixing=lambda c: UniformPaths(),
+                   selector=lambda c: SharedWeightSelection(c.select_candidates, c.select_batch_size, "template")),
 }
 
 
@@ -107,6 +123,8 @@ class SupernetSearch:
         self.w_optimizer = torch.optim.SGD(self.model.weights(), lr=config.w_lr, momentum=config.w_momentum,
                                            nesterov=config.w_nesterov, weight_decay=config.w_weight_decay)
         self.mixing = method.mixing(config)
+        self.weight_mixing = method.weight_mixing(config) if method.weight_mixing else self.mixing
+        self.selector = method.selector(config) if method.selector else None
         self.mixing.initialise(self.model.alpha)
         self.a_optimizer = method.alpha_optimizer([self.model.alpha], config)
         # "restart": the cosine starts when the warm-up ends (the scheduler does not step before)
@@ -115,7 +133,7 @@ class SupernetSearch:
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.w_optimizer, T_max=max(1, cosine_epochs * len(data)), eta_min=config.w_lr_min)
         self.generator = torch.Generator().manual_seed(seed)
-        self.arch_gradient = method.architect(config)
+        self.arch_gradient = method.architect(config) if method.architect else None
         self.epoch = 0
         self.step = 0
         self.selected_epoch: int | None = None  # set when an online stop criterion fires
@@ -135,7 +153,7 @@ class SupernetSearch:
     def _weight_step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
         x, y = batch
         self.w_optimizer.zero_grad(set_to_none=True)
-        logits = self.model(x, self._mix(self.model.alpha.detach()))
+        logits = self.model(x, self.weight_mixing(self.model.alpha.detach(), self.generator, self.epoch))
         loss = F.cross_entropy(logits, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(self.model.weights()), self.config.grad_clip)
@@ -143,6 +161,8 @@ class SupernetSearch:
         return float(loss.detach()), _accuracy(logits.detach(), y)
 
     def _alpha_step(self, train: tuple[torch.Tensor, torch.Tensor], valid: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
+        if self.arch_gradient is None:  # no architecture parameters (RSPS): nothing to step or measure
+            return float("nan"), float("nan")
         if self.epoch < self.config.warmup_epochs:  # warm-up: alpha frozen, valid batch only measured
             with torch.no_grad():
                 logits = self.model(valid[0], self._mix(self.model.alpha))
@@ -199,11 +219,12 @@ class SupernetSearch:
         op distribution they were computed from."""
         weights = self.mixing.distribution(alpha, self.epoch)
         entropy = normalized_entropy(weights)
-        summary: dict[str, Any] = {
-            "arch": nb201.format_arch(derive(alpha, self.config.ops, self.config.derive_exclude_none,
-                                             self.mixing.derivable())),
-            "entropy": float(entropy.mean()),
-        }
+        if self.selector is not None:
+            cell, score = self.selector(self.model, self.data, self.seed, self.epoch)
+            selected = {"selected_valid_acc": score}
+        else:
+            cell, selected = derive(alpha, self.config.ops, self.config.derive_exclude_none, self.mixing.derivable()), {}
+        summary: dict[str, Any] = {"arch": nb201.format_arch(cell), "entropy": float(entropy.mean()), **selected}
         summary.update({f"entropy.{i}->{j}": float(h) for (i, j), h in zip(nb201.EDGES, entropy)})
         summary.update({f"magnitude.{op}": m for op, m in operation_magnitudes(weights, self.config.ops).items()})
         return summary, weights

@@ -73,6 +73,19 @@ class SimplexMixing(MixingPolicy):
         return alpha / alpha.sum(axis=-1, keepdims=True)
 
 
+class UniformPaths(MixingPolicy):
+    """Uniform single-path sampling (RSPS, Li & Talwalkar 2019; SETN's weight step, Dong & Yang
+    2019): per edge one op drawn uniformly, the others not computed; alpha plays no part, so the
+    reported distribution is the uniform one the paths are drawn from."""
+
+    def __call__(self, alpha: torch.Tensor, generator: torch.Generator, epoch: int) -> Mixing:
+        index = torch.randint(0, alpha.shape[-1], (alpha.shape[0],), generator=generator).to(alpha.device)
+        return Mixing(torch.nn.functional.one_hot(index, alpha.shape[-1]).to(alpha.dtype), index)
+
+    def distribution(self, alpha: np.ndarray, epoch: int) -> np.ndarray:
+        return np.full(alpha.shape, 1.0 / alpha.shape[-1])
+
+
 class GumbelMixing(MixingPolicy):
     """GDAS (Dong & Yang, CVPR 2019, Eq. 3-5): per edge, sample one op by Gumbel-max over
     ``log_softmax(alpha)`` at temperature tau; only that op runs, weighted by the straight-through

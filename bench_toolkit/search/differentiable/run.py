@@ -107,7 +107,10 @@ def prepare_run(algo: str, config: SearchConfig, data_spec: str, benchmark_spec:
     """Check the arguments (the data and benchmark are loaded: a bad one fails here, before
     anything is written), write ``config.json`` and return the run's jobs (one per seed)."""
     # the method's alpha optimiser checks its settings (e.g. GAEA refuses an L2 term) before anything is written
-    get_method(algo).alpha_optimizer([torch.nn.Parameter(torch.zeros(1))], config)
+    method = get_method(algo)
+    method.alpha_optimizer([torch.nn.Parameter(torch.zeros(1))], config)
+    if method.architect is None and config.hessian_every:
+        raise BenchToolkitError(f"{algo} has no architecture parameters, so hessian_every has nothing to measure; drop it")
     out = Path(out_dir)
     if not resume and (out / "config.json").exists():
         raise BenchToolkitError(f"'{out}' already holds a run; continue it with --resume {out}, or choose a new --out")

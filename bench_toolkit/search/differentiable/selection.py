@@ -1,0 +1,72 @@
+"""The final step of the one-shot methods that do not read the cell off alpha (RSPS, SETN):
+score candidate cells with the shared weights and keep the best.
+
+As the NAS-Bench-201 reference code (``RANDOM-NAS.py`` ``search_find_best``, ``SETN.py``
+``get_best_arch``): each candidate is scored by its accuracy on one batch of the search-valid
+half (the next batch for the next candidate), with the supernet in eval mode and only the
+candidate's ops running; the first candidate of the highest accuracy wins. The batches' order is
+drawn from a generator seeded by (seed, epoch), so a resumed run scores the same way.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import torch
+
+from bench_toolkit.data.batches import PairedBatches
+from bench_toolkit.nn.supernet import Mixing, NB201Supernet
+from bench_toolkit.spaces import nb201
+
+SOURCES = ("uniform", "template")
+
+
+def uniform_candidates(n_ops: int, count: int, generator: torch.Generator) -> torch.Tensor:
+    """RSPS (Li & Talwalkar, UAI 2019): ``count`` cells, each edge's op drawn uniformly; ``(count, 6)``."""
+    return torch.randint(0, n_ops, (count, len(nb201.EDGES)), generator=generator)
+
+
+def template_candidates(alpha: torch.Tensor, count: int) -> torch.Tensor:
+    """SETN (Dong & Yang, ICCV 2019, Sec. 3.2; the reference ``return_topK``): the ``count`` cells
+    of highest probability under the template, ``prod_e softmax(alpha_e)[op_e]``; ``(count, 6)``,
+    most probable first."""
+    n_ops = alpha.shape[-1]
+    log_p = alpha.detach().double().log_softmax(dim=-1).cpu()
+    cells = torch.tensor(list(itertools.product(range(n_ops), repeat=len(nb201.EDGES))))
+    scores = log_p[torch.arange(len(nb201.EDGES)), cells].sum(dim=-1)
+    top = torch.topk(scores, min(count, len(cells))).indices
+    return cells[top]
+
+
+class SharedWeightSelection:
+    """Choose a cell among ``candidates`` sampled cells (``source``: ``uniform`` for RSPS,
+    ``template`` for SETN) by their shared-weight accuracy on search-valid batches of
+    ``batch_size`` images."""
+
+    def __init__(self, candidates: int, batch_size: int, source: str):
+        self.candidates, self.batch_size, self.source = candidates, batch_size, source
+
+    @torch.no_grad()
+    def __call__(self, model: NB201Supernet, data: PairedBatches, seed: int, epoch: int) -> tuple[tuple[str, ...], float]:
+        """The chosen cell and its accuracy (%) on the batch it was scored on."""
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        n_ops = len(model.ops)
+        cells = (uniform_candidates(n_ops, self.candidates, generator) if self.source == "uniform"
+                 else template_candidates(model.alpha, self.candidates))
+        order = torch.randperm(len(data.valid_y), generator=generator)
+        size = min(self.batch_size, len(order))
+        n_batches = len(order) // size
+        device = model.alpha.device
+        was_training = model.training
+        model.eval()
+        accuracies = []
+        for i, cell in enumerate(cells):
+            index = order[(i % n_batches) * size:(i % n_batches + 1) * size]
+            x = ((data.valid_x[index] - data.mean) / data.std).to(device)
+            weights = torch.nn.functional.one_hot(cell, n_ops).to(model.alpha.dtype).to(device)
+            logits = model(x, Mixing(weights, cell.to(device)))
+            accuracies.append(float((logits.argmax(-1).cpu() == data.valid_y[index]).float().mean()) * 100)
+        model.train(was_training)
+        best = int(np.argmax(accuracies))
+        return tuple(model.ops[k] for k in cells[best].tolist()), accuracies[best]
