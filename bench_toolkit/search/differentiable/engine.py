@@ -37,7 +37,7 @@ from bench_toolkit.search.differentiable.alpha_optimizers import adam, exponenti
 from bench_toolkit.search.differentiable.architect import first_order, unrolled
 from bench_toolkit.search.differentiable.config import SearchConfig
 from bench_toolkit.search.differentiable.mixing import (
-    AnnealPrune, GumbelMixing, MixingPolicy, ScheduledPruning, SimplexMixing, UniformPaths,
+    AnnealPrune, DirichletMixing, GumbelMixing, MixingPolicy, ScheduledPruning, SimplexMixing, UniformPaths,
 )
 from bench_toolkit.search.differentiable.selection import SharedWeightSelection
 from bench_toolkit.spaces import nb201
@@ -84,6 +84,12 @@ METHODS: dict[str, Method] = {
     "gaea-bilevel": Method("gaea-bilevel", lambda c: first_order, lambda c: SimplexMixing(), _GAEA, exponentiated_gradient),
     "gaea-erm": Method("gaea-erm", lambda c: first_order, lambda c: SimplexMixing(), {**_GAEA, "single_level": True},
                        exponentiated_gradient),
+    # DrNAS (Chen et al., ICLR 2021), as its NAS-Bench-201 search script (201-space/train_search.py):
+    # Dirichlet mixing, alpha by Adam 3e-4 with its L2 regulariser (reg_scale 1e-3 as Adam's weight
+    # decay), the alpha step first, weights by SGD without Nesterov at weight decay 3e-4, 100 epochs.
+    # Its progressive variant (partial channels 4 -> 2, pruning to 3 ops after 50 epochs) is not built.
+    "drnas": Method("drnas", lambda c: first_order, lambda c: DirichletMixing(),
+                    {"epochs": 100, "alpha_first": True, "w_nesterov": False, "w_weight_decay": 3e-4}),
     # RSPS (Li & Talwalkar, UAI 2019), as NB201's RANDOM-NAS: weights trained on uniformly sampled
     # single paths, no alpha; each epoch the best of 100 uniform cells by shared-weight accuracy
     "rsps": Method("rsps", None, lambda c: UniformPaths(), {"epochs": 250}, weight_mixing=lambda c: UniformPaths(),
@@ -249,12 +255,17 @@ class SupernetSearch:
         """Largest eigenvalue of the Hessian of the validation loss w.r.t. alpha (Zela et al.),
         on the fixed probe batch of search-valid, with the method's own mixing."""
         x, y = self._to_device(self.data.fixed_valid_batch())
-        generator = torch.Generator().manual_seed(self.seed)  # GDAS samples: its own, fixed draws
 
         def loss() -> torch.Tensor:
+            # sampling mixings draw the same sample at every evaluation: GDAS from its own generator,
+            # DrNAS from torch's, re-seeded inside a fork so that the search's own draws are untouched
+            torch.manual_seed(self.seed)
+            generator = torch.Generator().manual_seed(self.seed)
             return F.cross_entropy(self.model(x, self.mixing(self.model.alpha, generator, self.epoch)), y)
 
-        return largest_eigenvalue(loss, self.model.alpha)
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            return largest_eigenvalue(loss, self.model.alpha)
 
     # -- checkpoint ------------------------------------------------------------------------------
 

@@ -86,6 +86,22 @@ class UniformPaths(MixingPolicy):
         return np.full(alpha.shape, 1.0 / alpha.shape[-1])
 
 
+class DirichletMixing(MixingPolicy):
+    """DrNAS (Chen et al., ICLR 2021, Sec. 3.1, Eq. 2-3): each edge's op weights are a sample of
+    ``Dir(beta)`` with concentration ``beta = elu(alpha) + 1 > 0``, drawn anew at every forward
+    pass and differentiated by the pathwise (reparameterised) gradient, as the reference
+    ``process_step_vector(..., 'dirichlet')``. Samples come from torch's global generator, whose
+    state checkpoints save. The reported distribution is the Dirichlet mean ``beta / sum(beta)``;
+    the cell is the argmax of alpha, as the reference's genotype."""
+
+    def __call__(self, alpha: torch.Tensor, generator: torch.Generator, epoch: int) -> Mixing:
+        return Mixing(torch.distributions.Dirichlet(torch.nn.functional.elu(alpha) + 1).rsample())
+
+    def distribution(self, alpha: np.ndarray, epoch: int) -> np.ndarray:
+        beta = np.where(alpha > 0, alpha, np.expm1(np.minimum(alpha, 0))) + 1
+        return beta / beta.sum(axis=-1, keepdims=True)
+
+
 class GumbelMixing(MixingPolicy):
     """GDAS (Dong & Yang, CVPR 2019, Eq. 3-5): per edge, sample one op by Gumbel-max over
     ``log_softmax(alpha)`` at temperature tau; only that op runs, weighted by the straight-through
