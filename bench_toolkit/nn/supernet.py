@@ -10,6 +10,12 @@ architecture tensor alpha of shape ``(6, len(ops))``, initialised ``alpha_init_s
 How alpha enters the mixed ops is the search method's business: :meth:`forward` takes a
 :class:`Mixing` -- per-edge op weights, and optionally one sampled op index per edge (GDAS).
 
+PC-DARTS (Xu et al., ICLR 2020) adds two options. ``partial_channels=K`` (Sec. 3.2): each edge
+runs its mixed op on the first C/K channels of its input only, concatenates the other channels
+unchanged and shuffles channels in K groups. ``edge_normalisation=True`` (Sec. 3.3): a second
+architecture tensor ``beta`` (one value per edge, ``1e-3 * N(0, 1)``); node j sums its incoming
+edges weighted by the softmax of their betas, whole edge outputs (bypassed channels included).
+
 ``fast=True`` computes the same function faster: the cells share work between edges that read
 the same node (:mod:`bench_toolkit.nn.fused`), and activations and kernels are kept
 channels-last; parameters, buffers and state dict are the same as the plain path's.
@@ -44,12 +50,22 @@ class MixedOp(nn.Module):
     op's weight itself -- value 0 in the straight-through one-hot, gradient 1 -- so the alpha of
     every op gets a gradient, even when the sampled op is ``none``."""
 
-    def __init__(self, ops: Sequence[str], channels: int, affine: bool, track: bool):
+    def __init__(self, ops: Sequence[str], channels: int, affine: bool, track: bool, partial_channels: int = 1):
         super().__init__()
-        self.ops = nn.ModuleList(make_op(name, channels, affine, track) for name in ops)
+        self.partial_channels = partial_channels
+        self.ops = nn.ModuleList(make_op(name, channels // partial_channels, affine, track) for name in ops)
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor, index: int | None = None,
                 alive: Sequence[bool] | None = None) -> torch.Tensor:
+        if self.partial_channels > 1:  # PC-DARTS Sec. 3.2: mix C/K channels, pass the rest, shuffle
+            k = self.partial_channels
+            part = x.shape[1] // k
+            mixed = self._mix(x[:, :part], weights, index, alive)
+            return channel_shuffle(torch.cat([mixed, x[:, part:]], dim=1), k)
+        return self._mix(x, weights, index, alive)
+
+    def _mix(self, x: torch.Tensor, weights: torch.Tensor, index: int | None,
+             alive: Sequence[bool] | None) -> torch.Tensor:
         if index is not None:
             others = torch.cat([weights[:index], weights[index + 1:]]).sum()
             return self.ops[index](x) * weights[index] + others
@@ -59,17 +75,26 @@ class MixedOp(nn.Module):
         return sum(terms[1:], terms[0]) if terms else x.mul(0.0)
 
 
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """ShuffleNet's channel shuffle (Zhang et al., CVPR 2018), as PC-DARTS applies it: channel
+    ``g * (C/groups) + i`` moves to ``i * groups + g``."""
+    n, c, h, w = x.shape
+    return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
 class SearchCell(nn.Module):
-    def __init__(self, ops: Sequence[str], channels: int, affine: bool, track: bool, fast: bool = False):
+    def __init__(self, ops: Sequence[str], channels: int, affine: bool, track: bool, fast: bool = False,
+                 partial_channels: int = 1):
         super().__init__()
         self.ops = tuple(ops)
-        self.fast = fast and not affine  # the fused path folds the mixing weight into an affine-free BN
-        self.edges = nn.ModuleList(MixedOp(ops, channels, affine, track) for _ in nb201.EDGES)
+        # the fused path folds the mixing weight into an affine-free BN over whole inputs
+        self.fast = fast and not affine and partial_channels == 1
+        self.edges = nn.ModuleList(MixedOp(ops, channels, affine, track, partial_channels) for _ in nb201.EDGES)
 
-    def forward(self, x: torch.Tensor, mixing: Mixing) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mixing: Mixing, edge_weights: torch.Tensor | None = None) -> torch.Tensor:
         index = None if mixing.index is None else mixing.index.tolist()
         alive = None if mixing.alive is None else mixing.alive.tolist()
-        if self.fast and index is None:  # one sampled op per edge (GDAS) has nothing to share
+        if self.fast and index is None and edge_weights is None:  # one sampled op per edge (GDAS): nothing to share
             return fused_cell_forward(self.edges, self.ops, x, mixing.weights, alive)
         nodes = [x]
         for target in range(1, nb201.NUM_NODES):
@@ -79,6 +104,8 @@ class SearchCell(nn.Module):
                     continue
                 out = self.edges[e](nodes[source], mixing.weights[e], None if index is None else index[e],
                                     None if alive is None else alive[e])
+                if edge_weights is not None:
+                    out = out * edge_weights[e]
                 total = out if total is None else total + out
             nodes.append(total)
         return nodes[-1]
@@ -89,11 +116,14 @@ class NB201Supernet(nn.Module):
 
     def __init__(self, num_classes: int, ops: Sequence[str] = nb201.OPS, channels: int = 16,
                  cells_per_stage: int = 5, affine: bool = False, track_running_stats: bool = True,
-                 fast: bool = False, alpha_init_std: float = 1e-3):
+                 fast: bool = False, alpha_init_std: float = 1e-3, partial_channels: int = 1,
+                 edge_normalisation: bool = False):
         super().__init__()
         unknown = [op for op in ops if op not in nb201.OPS]
         if unknown or not ops:
             raise ValueError(f"ops must be a non-empty subset of {nb201.OPS}, got {tuple(ops)}")
+        if partial_channels < 1 or channels % partial_channels:
+            raise ValueError(f"partial_channels must divide the channels ({channels}), got {partial_channels}")
         self.ops = tuple(ops)
         self.fast = fast
         self.stem = nn.Sequential(nn.Conv2d(3, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
@@ -102,24 +132,41 @@ class NB201Supernet(nn.Module):
         for stage, width in enumerate((channels, 2 * channels, 4 * channels)):
             if stage > 0:
                 layers.append(ResidualReduction(c_prev, width, affine=True, track=track_running_stats))
-            layers += [SearchCell(self.ops, width, affine, track_running_stats, fast) for _ in range(cells_per_stage)]
+            layers += [SearchCell(self.ops, width, affine, track_running_stats, fast, partial_channels)
+                       for _ in range(cells_per_stage)]
             c_prev = width
         self.layers = nn.ModuleList(layers)
         self.head = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=False))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
         self.alpha = nn.Parameter(alpha_init_std * torch.randn(len(nb201.EDGES), len(self.ops)))
+        self.beta = nn.Parameter(1e-3 * torch.randn(len(nb201.EDGES))) if edge_normalisation else None
         if fast:
             self.to(memory_format=torch.channels_last)
 
     def weights(self) -> Iterator[nn.Parameter]:
-        """The network weights w (everything but alpha)."""
-        return (p for name, p in self.named_parameters() if name != "alpha")
+        """The network weights w (everything but the architecture parameters)."""
+        return (p for name, p in self.named_parameters() if name not in ("alpha", "beta"))
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """alpha, and beta where edges are normalised (PC-DARTS)."""
+        return [self.alpha] if self.beta is None else [self.alpha, self.beta]
+
+    def edge_weights(self) -> torch.Tensor | None:
+        """PC-DARTS Eq. 4: per edge the softmax of beta over the edges entering the same node."""
+        if self.beta is None:
+            return None
+        weights = torch.empty_like(self.beta)
+        for target in range(1, nb201.NUM_NODES):
+            incoming = [e for e, (_, t) in enumerate(nb201.EDGES) if t == target]
+            weights[incoming] = self.beta[incoming].softmax(dim=0)
+        return weights
 
     def forward(self, x: torch.Tensor, mixing: Mixing) -> torch.Tensor:
         if self.fast:
             x = x.contiguous(memory_format=torch.channels_last)
         x = self.stem(x)
+        edge_weights = self.edge_weights()
         for layer in self.layers:
-            x = layer(x, mixing) if isinstance(layer, SearchCell) else layer(x)
+            x = layer(x, mixing, edge_weights) if isinstance(layer, SearchCell) else layer(x)
         return self.classifier(self.pool(self.head(x)).flatten(1))

@@ -1,6 +1,7 @@
 """How the gradient of the validation loss w.r.t. alpha is obtained: one function per variant.
 
-Each sets ``model.alpha.grad`` and returns the validation loss and logits it used (detached).
+Each sets the gradient of the architecture parameters (``model.arch_parameters()``: alpha, and
+PC-DARTS's beta) and returns the validation loss and logits it used (detached).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def first_order(model: NB201Supernet, train: Batch, valid: Batch, mix: MixFn,
                 w_optimizer: torch.optim.SGD) -> tuple[torch.Tensor, torch.Tensor]:
     """DARTS-V1 (first order, DARTS Sec. 2.3 with xi = 0): grad_alpha L_val(w, alpha)."""
     loss, logits = _loss(model, valid, mix)
-    (model.alpha.grad,) = torch.autograd.grad(loss, [model.alpha])
+    params = model.arch_parameters()
+    for param, grad in zip(params, torch.autograd.grad(loss, params)):
+        param.grad = grad
     return loss.detach(), logits.detach()
 
 

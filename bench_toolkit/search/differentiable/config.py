@@ -49,6 +49,8 @@ class SearchConfig:
     cells_per_stage: int = 5
     affine: bool = False
     track_running_stats: bool = True
+    partial_channels: int = 1  # PC-DARTS K: each edge mixes C/K channels, the rest bypass (1: all)
+    edge_normalisation: bool = False  # PC-DARTS: a beta per edge, softmax over the edges into a node
     # implementation (the same algorithm either way; see nn/fused.py and benchmarks/README.md)
     fast: bool = True  # shared work between edges, channels-last; False: the plain per-edge reference path
     precision: str = "fp32"  # or "bf16": the weight and alpha steps' forward and backward under bf16 autocast
@@ -91,7 +93,8 @@ class SearchConfig:
         if unknown:
             raise BenchToolkitError(f"unknown search setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         settings = {k: tuple(v) if k == "ops" else v for k, v in settings.items()}
-        for key in ("epochs", "batch_size", "channels", "cells_per_stage", "select_candidates", "select_batch_size"):
+        for key in ("epochs", "batch_size", "channels", "cells_per_stage", "select_candidates", "select_batch_size",
+                    "partial_channels"):
             if key in settings and (not isinstance(settings[key], int) or settings[key] < 1):
                 raise BenchToolkitError(f"setting {key} must be a positive integer, got {settings[key]!r}")
         if "warmup_schedule" in settings and settings["warmup_schedule"] not in WARMUP_SCHEDULES:

@@ -90,6 +90,11 @@ METHODS: dict[str, Method] = {
     # Its progressive variant (partial channels 4 -> 2, pruning to 3 ops after 50 epochs) is not built.
     "drnas": Method("drnas", lambda c: first_order, lambda c: DirichletMixing(),
                     {"epochs": 100, "alpha_first": True, "w_nesterov": False, "w_weight_decay": 3e-4}),
+    # PC-DARTS (Xu et al., ICLR 2020, Sec. 3.2-3.3 and its search settings): partial channels K = 4
+    # with channel shuffle, edge normalisation, first order, alpha lr 6e-4, alpha frozen for the
+    # first 15 epochs; the NB201 weight schedule and batch 64 (its CIFAR search used batch 256, lr 0.1)
+    "pc-darts": Method("pc-darts", lambda c: first_order, lambda c: MixingPolicy(),
+                       {"partial_channels": 4, "edge_normalisation": True, "a_lr": 6e-4, "warmup_epochs": 15}),
     # RSPS (Li & Talwalkar, UAI 2019), as NB201's RANDOM-NAS: weights trained on uniformly sampled
     # single paths, no alpha; each epoch the best of 100 uniform cells by shared-weight accuracy
     "rsps": Method("rsps", None, lambda c: UniformPaths(), {"epochs": 250}, weight_mixing=lambda c: UniformPaths(),
@@ -125,14 +130,15 @@ class SupernetSearch:
         random.seed(seed)
         self.model = NB201Supernet(data.num_classes, config.ops, config.channels, config.cells_per_stage,
                                    config.affine, config.track_running_stats, config.fast,
-                                   config.alpha_init_std).to(self.device)
+                                   config.alpha_init_std, config.partial_channels,
+                                   config.edge_normalisation).to(self.device)
         self.w_optimizer = torch.optim.SGD(self.model.weights(), lr=config.w_lr, momentum=config.w_momentum,
                                            nesterov=config.w_nesterov, weight_decay=config.w_weight_decay)
         self.mixing = method.mixing(config)
         self.weight_mixing = method.weight_mixing(config) if method.weight_mixing else self.mixing
         self.selector = method.selector(config) if method.selector else None
         self.mixing.initialise(self.model.alpha)
-        self.a_optimizer = method.alpha_optimizer([self.model.alpha], config)
+        self.a_optimizer = method.alpha_optimizer(self.model.arch_parameters(), config)
         # "restart": the cosine starts when the warm-up ends (the scheduler does not step before)
         self.restart_after_warmup = config.warmup_schedule == "restart" and config.warmup_epochs > 0
         cosine_epochs = config.epochs - config.warmup_epochs if self.restart_after_warmup else config.epochs
@@ -243,6 +249,10 @@ class SupernetSearch:
         row.update(stats)
         if self.config.hessian_every:
             row["hessian_eig"] = self.hessian_eigenvalue() if self.epoch % self.config.hessian_every == 0 else float("nan")
+        if self.model.beta is not None:  # PC-DARTS: each edge's weight among the edges entering its node
+            with torch.no_grad():
+                edge_weights = self.model.edge_weights().cpu().tolist()
+            row.update({f"edge_weight.{i}->{j}": w for (i, j), w in zip(nb201.EDGES, edge_weights)})
         row["lr_w"] = self.scheduler.get_last_lr()[0]
         row["lr_alpha"] = self.a_optimizer.param_groups[0]["lr"]
         row.update(self.mixing.columns(self.epoch))
