@@ -83,3 +83,14 @@ class PairedBatches:
             v += self.batch_size
             yield ((self._prepare(self.train_x[index], generator), self.train_y[index]),
                    (self._prepare(self.valid_x[valid_index], generator), self.valid_y[valid_index]))
+
+    def valid_batches(self, generator: torch.Generator, count: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """``count`` augmented search-valid batches in a random order, reshuffled when used up (the
+        batches ENAS's controller is rewarded on)."""
+        order, v = torch.randperm(len(self.valid_y), generator=generator), 0
+        for _ in range(count):
+            if v + self.batch_size > len(order):
+                order, v = torch.randperm(len(self.valid_y), generator=generator), 0
+            index = order[v:v + self.batch_size]
+            v += self.batch_size
+            yield self._prepare(self.valid_x[index], generator), self.valid_y[index]

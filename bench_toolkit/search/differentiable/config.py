@@ -61,6 +61,12 @@ class SearchConfig:
     # select_num 100; SETN's test_batch_size 512)
     select_candidates: int = 100
     select_batch_size: int = 512
+    # ENAS controller (NB201 reference ENAS.sh / ENAS.config)
+    controller_lr: float = 1e-3
+    controller_train_steps: int = 50
+    controller_num_aggregate: int = 20
+    controller_entropy_weight: float = 1e-4
+    controller_baseline_decay: float = 0.95
     # ASAP (anneal and prune): T = t0 * beta^epoch, prune below threshold / N after warmup_epochs grace cycles
     asap_t0: float = 1.3
     asap_beta: float = 0.95
@@ -94,7 +100,7 @@ class SearchConfig:
             raise BenchToolkitError(f"unknown search setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         settings = {k: tuple(v) if k == "ops" else v for k, v in settings.items()}
         for key in ("epochs", "batch_size", "channels", "cells_per_stage", "select_candidates", "select_batch_size",
-                    "partial_channels"):
+                    "partial_channels", "controller_train_steps", "controller_num_aggregate"):
             if key in settings and (not isinstance(settings[key], int) or settings[key] < 1):
                 raise BenchToolkitError(f"setting {key} must be a positive integer, got {settings[key]!r}")
         if "warmup_schedule" in settings and settings["warmup_schedule"] not in WARMUP_SCHEDULES:

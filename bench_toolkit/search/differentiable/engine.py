@@ -36,6 +36,7 @@ from bench_toolkit.nn.supernet import Mixing, NB201Supernet
 from bench_toolkit.search.differentiable.alpha_optimizers import adam, exponentiated_gradient
 from bench_toolkit.search.differentiable.architect import first_order, unrolled
 from bench_toolkit.search.differentiable.config import SearchConfig
+from bench_toolkit.search.differentiable.controller import ControllerPaths
 from bench_toolkit.search.differentiable.mixing import (
     AnnealPrune, DirichletMixing, GumbelMixing, MixingPolicy, ScheduledPruning, SimplexMixing, UniformPaths,
 )
@@ -99,6 +100,13 @@ METHODS: dict[str, Method] = {
     # single paths, no alpha; each epoch the best of 100 uniform cells by shared-weight accuracy
     "rsps": Method("rsps", None, lambda c: UniformPaths(), {"epochs": 250}, weight_mixing=lambda c: UniformPaths(),
                    selector=lambda c: SharedWeightSelection(c.select_candidates, c.select_batch_size, "uniform")),
+    # ENAS (Pham et al., ICML 2018), as NB201's ENAS.py with ENAS.config: weights on the controller's
+    # cells (SGD lr 0.05 -> 0.0005, weight decay 2.5e-4, batch 128, 310 epochs; the config's cosine
+    # restarts every 10 epochs are one cosine here), the controller by REINFORCE after each epoch,
+    # each epoch the best of 100 controller cells by shared-weight accuracy
+    "enas": Method("enas", None, ControllerPaths,
+                   {"epochs": 310, "w_lr": 0.05, "w_lr_min": 0.0005, "w_weight_decay": 2.5e-4, "batch_size": 128},
+                   selector=lambda c: SharedWeightSelection(c.select_candidates, c.select_batch_size, "controller")),
     # SETN (Dong & Yang, ICCV 2019), as NB201's SETN.py: weights on uniform single paths, the
     # template alpha by Adam on the full mixture (softmax) of search-valid, then the best of the
     # template's 100 most probable cells by shared-weight accuracy
@@ -216,9 +224,10 @@ class SupernetSearch:
                        desc=f"seed {self.seed} epoch {self.epoch + 1}/{self.config.epochs}", unit="batch")
         for train, valid in batches:
             sums += self.train_step(train, valid)
+        extra = self.mixing.train_between_epochs(self.model, self.data, self.generator, self.epoch)
         means = sums / max(1, len(self.data))
         row = {"train_loss": means[0], "train_acc": means[1], "valid_loss": means[2], "valid_acc": means[3],
-               "epoch_seconds": time.perf_counter() - start}
+               **extra, "epoch_seconds": time.perf_counter() - start}
         self.epoch += 1
         self.mixing.after_epoch(self.model.alpha, self.epoch)
         return self._record(row)
@@ -232,7 +241,7 @@ class SupernetSearch:
         weights = self.mixing.distribution(alpha, self.epoch)
         entropy = normalized_entropy(weights)
         if self.selector is not None:
-            cell, score = self.selector(self.model, self.data, self.seed, self.epoch)
+            cell, score = self.selector(self.model, self.data, self.seed, self.epoch, self.mixing)
             selected = {"selected_valid_acc": score}
         else:
             cell, selected = derive(alpha, self.config.ops, self.config.derive_exclude_none, self.mixing.derivable()), {}

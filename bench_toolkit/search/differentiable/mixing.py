@@ -42,6 +42,11 @@ class MixingPolicy:
     def after_epoch(self, alpha: torch.Tensor, epoch: int) -> None:
         """Called at the end of every epoch (``epoch`` = epochs completed)."""
 
+    def train_between_epochs(self, model: Any, data: Any, generator: torch.Generator, epoch: int) -> dict[str, Any]:
+        """Learning that happens after each epoch's iterations, outside the per-iteration alpha
+        step (ENAS's controller); returns extra history columns."""
+        return {}
+
     def finished(self) -> bool:
         """True when the search should end before its last epoch."""
         return False

@@ -11,6 +11,7 @@ drawn from a generator seeded by (seed, epoch), so a resumed run scores the same
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,9 +19,6 @@ import torch
 from bench_toolkit.data.batches import PairedBatches
 from bench_toolkit.nn.supernet import Mixing, NB201Supernet
 from bench_toolkit.spaces import nb201
-
-SOURCES = ("uniform", "template")
-
 
 def uniform_candidates(n_ops: int, count: int, generator: torch.Generator) -> torch.Tensor:
     """RSPS (Li & Talwalkar, UAI 2019): ``count`` cells, each edge's op drawn uniformly; ``(count, 6)``."""
@@ -41,19 +39,25 @@ def template_candidates(alpha: torch.Tensor, count: int) -> torch.Tensor:
 
 class SharedWeightSelection:
     """Choose a cell among ``candidates`` sampled cells (``source``: ``uniform`` for RSPS,
-    ``template`` for SETN) by their shared-weight accuracy on search-valid batches of
-    ``batch_size`` images."""
+    ``template`` for SETN, ``controller`` for ENAS: drawn from the policy's controller) by their
+    shared-weight accuracy on search-valid batches of ``batch_size`` images."""
 
     def __init__(self, candidates: int, batch_size: int, source: str):
         self.candidates, self.batch_size, self.source = candidates, batch_size, source
 
     @torch.no_grad()
-    def __call__(self, model: NB201Supernet, data: PairedBatches, seed: int, epoch: int) -> tuple[tuple[str, ...], float]:
-        """The chosen cell and its accuracy (%) on the batch it was scored on."""
+    def __call__(self, model: NB201Supernet, data: PairedBatches, seed: int, epoch: int,
+                 policy: Any = None) -> tuple[tuple[str, ...], float]:
+        """The chosen cell and its accuracy (%) on the batch it was scored on (``policy``: the
+        method's mixing policy, which samples the ``controller`` candidates)."""
         generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         n_ops = len(model.ops)
-        cells = (uniform_candidates(n_ops, self.candidates, generator) if self.source == "uniform"
-                 else template_candidates(model.alpha, self.candidates))
+        if self.source == "uniform":
+            cells = uniform_candidates(n_ops, self.candidates, generator)
+        elif self.source == "template":
+            cells = template_candidates(model.alpha, self.candidates)
+        else:
+            cells = policy.sample_cells(self.candidates, generator)
         order = torch.randperm(len(data.valid_y), generator=generator)
         size = min(self.batch_size, len(order))
         n_batches = len(order) // size

@@ -1,0 +1,127 @@
+"""ENAS's architecture controller (Pham et al., ICML 2018, Sec. 2.1-2.2) for a cell of edge
+decisions, as the NAS-Bench-201 reference configures it: an LSTM (2 layers of 32 units) that
+picks one op per edge in edge order, its logits divided by a temperature of 5 and squashed to
+``2.5 * tanh(.)``; the op just picked, embedded, is the next step's input.
+
+It is trained by REINFORCE between the shared-weight epochs (the reference ``train_controller``):
+``controller_train_steps x controller_num_aggregate`` sampled cells, each rewarded with its
+shared-weight accuracy on one augmented search-valid batch (supernet in eval mode) plus
+``controller_entropy_weight`` times the sample's entropy; the loss ``-log p(cell) (R - b)`` with
+the moving-average baseline ``b <- b - (1 - decay)(b - R)`` (first: the first accuracy) is
+averaged over ``controller_num_aggregate`` samples per Adam step (lr 1e-3, betas (0, 0.999),
+eps 1e-3), gradients clipped to norm 5. The reward here is detached, the entropy bonus included
+(the reference lets the entropy term's gradient flow into the reward too).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench_toolkit.data.batches import PairedBatches
+from bench_toolkit.nn.supernet import Mixing, NB201Supernet
+from bench_toolkit.search.differentiable.config import SearchConfig
+from bench_toolkit.search.differentiable.mixing import MixingPolicy
+from bench_toolkit.spaces import nb201
+
+
+class LSTMController(nn.Module):
+    """Samples one op index per edge; returns the cells' summed log-probability and entropy."""
+
+    def __init__(self, n_ops: int, n_edges: int = len(nb201.EDGES), hidden: int = 32, layers: int = 2,
+                 temperature: float = 5.0, tanh_constant: float = 2.5):
+        super().__init__()
+        self.n_edges, self.temperature, self.tanh_constant = n_edges, temperature, tanh_constant
+        self.start = nn.Parameter(torch.empty(1, 1, hidden).uniform_(-0.1, 0.1))
+        self.lstm = nn.LSTM(hidden, hidden, num_layers=layers)
+        self.embed = nn.Embedding(n_ops, hidden)
+        self.predict = nn.Linear(hidden, n_ops)
+        for weight in (self.lstm.weight_ih_l0, self.lstm.weight_hh_l0, self.embed.weight, self.predict.weight):
+            nn.init.uniform_(weight, -0.1, 0.1)
+
+    def logits(self, step_input: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        out, state = self.lstm(step_input, state)
+        return self.tanh_constant * torch.tanh(self.predict(out.view(-1)) / self.temperature), state
+
+    def forward(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        step_input, state = self.start, None
+        log_prob, entropy, picks = torch.zeros(()), torch.zeros(()), []
+        for _ in range(self.n_edges):
+            logits, state = self.logits(step_input, state)
+            log_p = logits.log_softmax(dim=-1)
+            pick = torch.multinomial(log_p.detach().exp(), 1, generator=generator)
+            log_prob = log_prob + log_p[pick].sum()
+            entropy = entropy - (log_p.exp() * log_p).sum()
+            picks.append(pick)
+            step_input = self.embed(pick).view(1, 1, -1)
+        return log_prob, entropy, torch.cat(picks)
+
+
+class ControllerPaths(MixingPolicy):
+    """ENAS: the shared weights train on cells the controller samples (one op per edge, no
+    gradient to the controller); between epochs the controller learns by REINFORCE (see the
+    module docstring). alpha plays no part."""
+
+    def __init__(self, c: SearchConfig):
+        self.controller = LSTMController(len(c.ops))
+        self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=c.controller_lr, betas=(0.0, 0.999), eps=1e-3)
+        self.steps, self.aggregate = c.controller_train_steps, c.controller_num_aggregate
+        self.entropy_weight, self.decay = c.controller_entropy_weight, c.controller_baseline_decay
+        self.baseline: float | None = None
+
+    def sample_cells(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """``count`` cells drawn from the controller, ``(count, 6)`` op indices."""
+        with torch.no_grad():
+            return torch.stack([self.controller(generator)[2] for _ in range(count)])
+
+    def __call__(self, alpha: torch.Tensor, generator: torch.Generator, epoch: int) -> Mixing:
+        index = self.sample_cells(1, generator)[0].to(alpha.device)
+        return Mixing(torch.nn.functional.one_hot(index, alpha.shape[-1]).to(alpha.dtype), index)
+
+    def distribution(self, alpha: np.ndarray, epoch: int) -> np.ndarray:
+        """The controller's per-edge op distribution along its greedy path (argmax picks)."""
+        with torch.no_grad():
+            step_input, state, rows = self.controller.start, None, []
+            for _ in range(self.controller.n_edges):
+                logits, state = self.controller.logits(step_input, state)
+                rows.append(logits.softmax(dim=-1).double().numpy())
+                step_input = self.controller.embed(logits.argmax().view(1)).view(1, 1, -1)
+        return np.stack(rows)
+
+    def train_between_epochs(self, model: NB201Supernet, data: PairedBatches, generator: torch.Generator,
+                             epoch: int) -> dict[str, Any]:
+        was_training = model.training
+        model.eval()
+        rewards, accuracies = [], []
+        self.optimizer.zero_grad(set_to_none=True)
+        device = model.alpha.device
+        for step, (x, y) in enumerate(data.valid_batches(generator, self.steps * self.aggregate), start=1):
+            log_prob, entropy, cell = self.controller(generator)
+            with torch.no_grad():
+                weights = torch.nn.functional.one_hot(cell, len(model.ops)).to(model.alpha.dtype).to(device)
+                logits = model(x.to(device), Mixing(weights, cell.to(device)))
+                accuracy = float((logits.argmax(-1).cpu() == y).float().mean())
+            reward = accuracy + self.entropy_weight * float(entropy.detach())
+            self.baseline = accuracy if self.baseline is None else self.baseline - (1 - self.decay) * (self.baseline - reward)
+            (-log_prob * (reward - self.baseline) / self.aggregate).backward()
+            rewards.append(reward)
+            accuracies.append(accuracy)
+            if step % self.aggregate == 0:
+                nn.utils.clip_grad_norm_(self.controller.parameters(), 5.0)
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+        model.train(was_training)
+        return {"controller_reward": float(np.mean(rewards)), "controller_valid_acc": 100 * float(np.mean(accuracies)),
+                "controller_baseline": float(self.baseline)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"controller": self.controller.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "baseline": self.baseline}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.controller.load_state_dict(state["controller"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.baseline = state["baseline"]
