@@ -115,3 +115,15 @@ def test_a_bad_data_spec_writes_nothing(tmp_path, capsys):
     assert main(["search", "--algo", "darts-v1", "--data", f"cifar10:{tmp_path / 'nope'}", "--out", str(out)]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("algo", ["gaea-bilevel", "gaea-erm", "drnas", "pc-darts", "rsps", "setn", "enas"])
+def test_every_weight_sharing_baseline_runs_from_the_cli(tmp_path, capsys, algo):
+    out = tmp_path / algo
+    argv = ["search", "--algo", algo, "--data", "digits", "--benchmark", "analog", "--scale", "smoke", "--epochs", "1",
+            "--set", "images_per_class=8", "--set", "channels=4", "--set", "select_candidates=2",
+            "--set", "controller_train_steps=1", "--set", "controller_num_aggregate=2", "--out", str(out)]
+    assert main(argv) == 0
+    history = pd.read_parquet(out / "history.parquet")
+    assert len(history) == 1 and history["arch"].str.count("~").iloc[0] == 6  # one derived cell, six edges
+    assert "final cells over 1 seed(s)" in capsys.readouterr().out
