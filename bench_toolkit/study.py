@@ -40,8 +40,20 @@ def parser(description: str, study: str) -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default=str(REPO / "runs"),
                    help="run directories, <runs-dir>/<scale>/<name>; shared by the studies, so a run two studies use is made once")
     p.add_argument("--out-dir", default=str(REPO / "figures" / study))
+    p.add_argument("--only", type=lambda text: [label.strip() for label in text.split(",")],
+                   help="comma-separated labels: run and tabulate only these rows of a table (default: all of the paper's)")
     add_executor_arguments(p)
     return p
+
+
+def only(args: argparse.Namespace, runs: dict[str, StudyRun]) -> dict[str, StudyRun]:
+    """``runs`` restricted to ``--only`` (all when it is not given); an unknown label names the known ones."""
+    if not getattr(args, "only", None):
+        return runs
+    unknown = [label for label in args.only if label not in runs]
+    if unknown:
+        raise SystemExit(f"--only: no row {', '.join(map(repr, unknown))} here; rows: {', '.join(runs)}")
+    return {label: run for label, run in runs.items() if label in args.only}
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,15 @@ def test_tables_give_per_seed_values_and_the_best_epoch(tmp_path):
     assert table.loc["optimal", "cifar10.test_acc per seed"] == row["optimal cifar10.test_acc per seed"]
 
 
+def test_only_restricts_a_table_to_named_rows():
+    runs = {"DARTS-V1": common.preset_run("darts-v1"), "GDAS": common.preset_run("gdas")}
+    parse = common.parser("test", "test").parse_args
+    assert list(common.only(parse([]), runs)) == ["DARTS-V1", "GDAS"]
+    assert list(common.only(parse(["--only", "GDAS"]), runs)) == ["GDAS"]
+    with pytest.raises(SystemExit, match="no row 'RSPS' here; rows: DARTS-V1, GDAS"):
+        common.only(parse(["--only", "GDAS,RSPS"]), runs)
+
+
 def _table(tmp_path) -> Path:
     """A benchmark table with a distinct CIFAR-10 accuracy for every NB201 cell (the index / 200)."""
     path = tmp_path / "table.csv"

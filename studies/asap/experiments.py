@@ -1,5 +1,5 @@
 """The ASAP paper's analysis (Sec. 4.4-4.5) on the NB201 space: Fig. 3, 6, 7 and a results table,
-comparing DARTS-V1, ASAP, accumulated-gradient pruning (p = 1, 3) and GDAS on shared runs."""
+comparing DARTS-V1, ASAP, accumulated-gradient pruning (p = 1, 3) and ENAS on shared runs."""
 
 from __future__ import annotations
 
@@ -9,20 +9,21 @@ from pathlib import Path
 import pandas as pd
 
 from bench_toolkit.analysis import load_run, new_figure, save_figure, seed_lines
-from bench_toolkit.study import complete, final_table, method_run, write_outputs
+from bench_toolkit.study import complete, final_table, method_run, only, write_outputs
 
 METHODS = {
     "DARTS-V1": ("darts-v1", {}),
     "ASAP": ("asap", {}),
     "Accum-Grad p=1": ("prune-accumgrad", {"prune_power": 1}),
     "Accum-Grad p=3": ("prune-accumgrad", {"prune_power": 3}),
-    "GDAS": ("gdas", {}),
+    "ENAS": ("enas", {}),
 }
 
 
 def _runs(args: argparse.Namespace, labels: tuple[str, ...] = tuple(METHODS)) -> dict[str, Path]:
-    return complete(args, {label: method_run(METHODS[label][0], METHODS[label][1],
-                                             label.lower().replace(" ", "-").replace("=", "")) for label in labels})
+    runs = {label: method_run(METHODS[label][0], METHODS[label][1], label.lower().replace(" ", "-").replace("=", ""))
+            for label in labels}
+    return complete(args, only(args, runs) if len(labels) > 1 else runs)
 
 
 def _figure(data: pd.DataFrame, ys: list[tuple[str, str]], out: Path, title: str) -> None:

@@ -9,7 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from bench_toolkit.search.differentiable.presets import weight_lr
-from bench_toolkit.study import complete, criteria_table, curve_figure, final_table, preset_run, write_outputs
+from bench_toolkit.study import (
+    complete, criteria_table, curve_figure, final_table, method_run, only, preset_run, write_outputs,
+)
 
 
 def _out(args: argparse.Namespace) -> Path:
@@ -68,10 +70,15 @@ def exp7(args: argparse.Namespace) -> None:
     _compare(args, "exp7_long", "Exp.7: 500 epochs", {"Exp.7": "long-500"}, magnitudes=("Exp.7",))
 
 
+TABLE1 = {"DARTS-V1": preset_run("darts-v1"), "DARTS-V2": method_run("darts-v2", {}, "darts-v2"),
+          "GDAS": preset_run("gdas"), "RSPS": method_run("rsps", {}, "rsps"), "SETN": method_run("setn", {}, "setn"),
+          "ENAS": method_run("enas", {}, "enas"), "EX-DARTS": preset_run("ex-darts")}
+
+
 def table1(args: argparse.Namespace) -> None:
-    """Table 1 rows: DARTS-V1, EX-DARTS and GDAS, final cells' accuracy mean ± std."""
-    runs = complete(args, {"DARTS-V1": preset_run("darts-v1"), "EX-DARTS": preset_run("ex-darts"),
-                           "GDAS": preset_run("gdas")})
+    """Table 1: the final cells of DARTS-V1, DARTS-V2, GDAS, RSPS, SETN, ENAS (each with its NB201
+    reference settings) and EX-DARTS, mean ± std (``--only`` for some rows)."""
+    runs = complete(args, only(args, TABLE1))
     write_outputs(_out(args), "table1_methods", final_table(runs))
 
 
