@@ -11,7 +11,7 @@ import torch
 from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
 from bench_toolkit.search.differentiable.mixing import DirichletMixing
 
-TINY = {"images_per_class": 16, "resolution": 8, "channels": 4, "batch_size": 16}
+TINY = {"images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16}
 
 
 def test_dirichlet_samples_have_the_concentrations_mean():
@@ -36,7 +36,7 @@ def test_dirichlet_weights_carry_a_gradient_to_alpha():
 def test_drnas_searches_and_resumes_exactly_with_the_hessian(tmp_path):
     method = get_method("drnas")
     assert (method.defaults["epochs"], method.defaults["alpha_first"]) == (100, True)
-    config = config_for("smoke", method.defaults, {**TINY, "epochs": 3, "hessian_every": 1})
+    config = config_for("smoke", method.defaults, {**TINY, "epochs": 2, "hessian_every": 1})
     straight = run_supernet_search("drnas", config, "digits", None, [4], tmp_path / "straight")
     assert np.isfinite(straight["hessian_eig"]).all()
     alphas = pd.read_parquet(tmp_path / "straight" / "alphas.parquet")

@@ -13,7 +13,7 @@ import torch
 from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
 from bench_toolkit.search.differentiable.controller import ControllerPaths, LSTMController
 
-TINY = {"images_per_class": 16, "resolution": 8, "channels": 4, "batch_size": 16, "select_candidates": 4,
+TINY = {"images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16, "select_candidates": 4,
         "select_batch_size": 16, "controller_train_steps": 2, "controller_num_aggregate": 3}
 
 
@@ -66,7 +66,7 @@ def test_reinforce_raises_the_probability_of_the_rewarded_op():
 
 def test_enas_searches_and_resumes_exactly(tmp_path):
     assert get_method("enas").defaults["epochs"] == 310
-    config = config_for("smoke", get_method("enas").defaults, {**TINY, "epochs": 3})
+    config = config_for("smoke", get_method("enas").defaults, {**TINY, "epochs": 2})
     straight = run_supernet_search("enas", config, "digits", None, [6], tmp_path / "straight")
     assert straight["controller_valid_acc"].between(0, 100).all() and straight["selected_valid_acc"].notna().all()
 

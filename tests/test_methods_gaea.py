@@ -16,7 +16,7 @@ from bench_toolkit.search.differentiable.alpha_optimizers import ExponentiatedGr
 from bench_toolkit.search.differentiable.jobs import load_search_data
 from bench_toolkit.search.differentiable.mixing import SimplexMixing
 
-TINY = {"images_per_class": 16, "resolution": 8, "channels": 4, "batch_size": 16}
+TINY = {"images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16}
 
 
 def test_exponentiated_gradient_is_multiplicative_then_renormalised():
@@ -50,8 +50,9 @@ def test_simplex_mixing_starts_uniform_and_mixes_alpha_without_softmax():
 
 
 def test_single_level_pairs_draw_from_all_search_images():
-    bilevel = load_search_data("digits", config_for("smoke", {}, TINY))
-    erm = load_search_data("digits", config_for("smoke", {}, {**TINY, "single_level": True}))
+    sizes = {**TINY, "images_per_class": 16}  # 80 + 80 images: 5 batches of 16 a half
+    bilevel = load_search_data("digits", config_for("smoke", {}, sizes))
+    erm = load_search_data("digits", config_for("smoke", {}, {**sizes, "single_level": True}))
     assert len(erm.train_y) == len(erm.valid_y) == 2 * len(bilevel.train_y)  # both sides: both halves
     assert len(erm) == 2 * len(bilevel)  # an epoch is one pass over all of them
     assert torch.equal(erm.train_y.sort().values, torch.cat([bilevel.train_y, bilevel.valid_y]).sort().values)
@@ -62,7 +63,7 @@ def test_gaea_searches_stay_on_the_simplex_and_resume_exactly(tmp_path, algo):
     method = get_method(algo)
     assert method.defaults["a_lr"] == 0.1 and method.defaults["alpha_first"]
     assert method.defaults.get("single_level", False) == (algo == "gaea-erm")
-    config = config_for("smoke", method.defaults, {**TINY, "epochs": 3})
+    config = config_for("smoke", method.defaults, {**TINY, "epochs": 2})
     straight = run_supernet_search(algo, config, "digits", None, [1], tmp_path / "straight")
     alphas = pd.read_parquet(tmp_path / "straight" / "alphas.parquet")
     sums = alphas.groupby(["epoch", "edge"])["alpha"].sum()

@@ -16,7 +16,7 @@ from bench_toolkit.search.differentiable import config_for, get_method, resume_s
 from bench_toolkit.search.differentiable.mixing import UniformPaths
 from bench_toolkit.search.differentiable.selection import SharedWeightSelection, template_candidates
 
-TINY = {"images_per_class": 16, "resolution": 8, "channels": 4, "batch_size": 16, "select_candidates": 8,
+TINY = {"images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16, "select_candidates": 8,
         "select_batch_size": 16}
 
 
@@ -78,7 +78,7 @@ def test_selection_keeps_the_candidate_with_the_best_shared_weight_score():
 def test_rsps_and_setn_run_select_and_resume_exactly(tmp_path, algo):
     method = get_method(algo)
     assert method.defaults["epochs"] == 250  # the NB201 reference configs
-    config = config_for("smoke", method.defaults, {**TINY, "epochs": 3})
+    config = config_for("smoke", method.defaults, {**TINY, "epochs": 2})
     straight = run_supernet_search(algo, config, "digits", None, [2], tmp_path / "straight")
     assert straight["selected_valid_acc"].between(0, 100).all()
     alphas = pd.read_parquet(tmp_path / "straight" / "alphas.parquet")

@@ -15,7 +15,7 @@ from bench_toolkit.nn.supernet import MixedOp, NB201Supernet, channel_shuffle
 from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
 from bench_toolkit.spaces import nb201
 
-TINY = {"images_per_class": 16, "resolution": 8, "channels": 8, "batch_size": 16}
+TINY = {"images_per_class": 8, "resolution": 8, "channels": 8, "batch_size": 16}
 
 
 def test_channel_shuffle_interleaves_the_groups():
@@ -56,7 +56,7 @@ def test_edge_normalisation_is_a_softmax_over_each_nodes_incoming_edges():
 def test_pc_darts_searches_moves_beta_and_resumes_exactly(tmp_path):
     method = get_method("pc-darts")
     assert (method.defaults["partial_channels"], method.defaults["edge_normalisation"]) == (4, True)
-    config = config_for("smoke", method.defaults, {**TINY, "epochs": 3, "warmup_epochs": 1})
+    config = config_for("smoke", method.defaults, {**TINY, "epochs": 2, "warmup_epochs": 1})
     straight = run_supernet_search("pc-darts", config, "digits", None, [3], tmp_path / "straight")
     weights = straight[[c for c in straight.columns if c.startswith("edge_weight.")]]
     assert np.allclose(weights[["edge_weight.0->2", "edge_weight.1->2"]].sum(axis=1), 1.0)
@@ -66,7 +66,7 @@ def test_pc_darts_searches_moves_beta_and_resumes_exactly(tmp_path):
         pass
 
     def kill_after_first_epoch(search, row):
-        if search.epoch == 2:
+        if search.epoch == 1:
             raise Killed
 
     with pytest.raises(Killed):
