@@ -19,6 +19,7 @@ from bench_toolkit.search.differentiable import SearchConfig, config_for, resume
 from bench_toolkit.search.differentiable.architect import unrolled
 from bench_toolkit.search.differentiable.mixing import GumbelMixing, MixingPolicy
 from bench_toolkit.spaces import nb201
+from resume_check import assert_resume_is_exact
 
 
 def _tiny_supernet(ops=nb201.OPS) -> NB201Supernet:
@@ -177,10 +178,6 @@ def test_file_specs_are_stored_absolute_so_resume_works_from_anywhere(tmp_path, 
     resume_supernet_search(tmp_path / "run")  # finished: reloads the benchmark by its absolute path
 
 
-class _Killed(Exception):
-    pass
-
-
 def test_recording_every_k_steps(tmp_path):
     per_epoch = (24 * 10 // 2) // 16  # (images per class * classes / 2 halves) // batch size = 7
     for k, expected in [(2, [2, 4, 6, 8, 10, 12, 14]), (1, list(range(1, 15)))]:
@@ -198,21 +195,8 @@ def test_recording_every_k_steps(tmp_path):
 @pytest.mark.parametrize("algo", ["darts-v1", "gdas"])
 def test_a_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path, algo):
     config = config_for("smoke", {}, {**PROXY, "epochs": 3, "record_every_steps": 3})
-    straight = run_supernet_search(algo, config, "digits", None, [5], tmp_path / "straight")
-
-    def kill_after_first_epoch(search, row):
-        if search.epoch == 1:
-            raise _Killed
-
-    with pytest.raises(_Killed):
-        run_supernet_search(algo, config, "digits", None, [5], tmp_path / "killed", callbacks=[kill_after_first_epoch])
-    assert len(pd.read_parquet(tmp_path / "killed" / "history.parquet")) == 1
-    resumed = resume_supernet_search(tmp_path / "killed")
-    columns = [c for c in straight.columns if c != "epoch_seconds"]
-    pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)
-    for table in ("alphas.parquet", "steps.parquet"):
-        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "killed" / table),
-                                      pd.read_parquet(tmp_path / "straight" / table), check_exact=True)
+    assert_resume_is_exact(algo, config, tmp_path, seed=5)
+    assert (tmp_path / "killed" / "steps.parquet").exists()  # the step table was compared too
 
 
 def test_settings_are_checked_and_layered():

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 import torch
 
-from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
+from bench_toolkit.search.differentiable import config_for, get_method
 from bench_toolkit.search.differentiable.mixing import DirichletMixing
+from resume_check import assert_resume_is_exact
 
 TINY = {"images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16}
 
@@ -37,20 +37,7 @@ def test_drnas_searches_and_resumes_exactly_with_the_hessian(tmp_path):
     method = get_method("drnas")
     assert (method.defaults["epochs"], method.defaults["alpha_first"]) == (100, True)
     config = config_for("smoke", method.defaults, {**TINY, "epochs": 2, "hessian_every": 1})
-    straight = run_supernet_search("drnas", config, "digits", None, [4], tmp_path / "straight")
+    straight = assert_resume_is_exact("drnas", config, tmp_path, seed=4)
     assert np.isfinite(straight["hessian_eig"]).all()
     alphas = pd.read_parquet(tmp_path / "straight" / "alphas.parquet")
     assert np.allclose(alphas.groupby(["epoch", "edge"])["weight"].sum(), 1.0)
-
-    class Killed(Exception):
-        pass
-
-    def kill_after_first_epoch(search, row):
-        if search.epoch == 1:
-            raise Killed
-
-    with pytest.raises(Killed):
-        run_supernet_search("drnas", config, "digits", None, [4], tmp_path / "killed", callbacks=[kill_after_first_epoch])
-    resumed = resume_supernet_search(tmp_path / "killed")
-    columns = [c for c in straight.columns if c != "epoch_seconds"]
-    pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-import pandas as pd
 import pytest
 import torch
 
-from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
+from bench_toolkit.search.differentiable import config_for, get_method
 from bench_toolkit.search.differentiable.controller import ControllerPaths, LSTMController
+from resume_check import assert_resume_is_exact
 
 TINY = {"images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16, "select_candidates": 4,
         "select_batch_size": 16, "controller_train_steps": 2, "controller_num_aggregate": 3}
@@ -67,18 +67,5 @@ def test_reinforce_raises_the_probability_of_the_rewarded_op():
 def test_enas_searches_and_resumes_exactly(tmp_path):
     assert get_method("enas").defaults["epochs"] == 310
     config = config_for("smoke", get_method("enas").defaults, {**TINY, "epochs": 2})
-    straight = run_supernet_search("enas", config, "digits", None, [6], tmp_path / "straight")
+    straight = assert_resume_is_exact("enas", config, tmp_path, seed=6)
     assert straight["controller_valid_acc"].between(0, 100).all() and straight["selected_valid_acc"].notna().all()
-
-    class Killed(Exception):
-        pass
-
-    def kill_after_first_epoch(search, row):
-        if search.epoch == 1:
-            raise Killed
-
-    with pytest.raises(Killed):
-        run_supernet_search("enas", config, "digits", None, [6], tmp_path / "killed", callbacks=[kill_after_first_epoch])
-    resumed = resume_supernet_search(tmp_path / "killed")
-    columns = [c for c in straight.columns if c != "epoch_seconds"]
-    pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)

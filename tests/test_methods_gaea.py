@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from bench_toolkit.errors import BenchToolkitError
-from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
+from bench_toolkit.search.differentiable import config_for, get_method, run_supernet_search
 from bench_toolkit.search.differentiable.alpha_optimizers import ExponentiatedGradient
 from bench_toolkit.search.differentiable.jobs import load_search_data
 from bench_toolkit.search.differentiable.mixing import SimplexMixing
+from resume_check import assert_resume_is_exact
 
 TINY = {"images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16}
 
@@ -64,25 +65,12 @@ def test_gaea_searches_stay_on_the_simplex_and_resume_exactly(tmp_path, algo):
     assert method.defaults["a_lr"] == 0.1 and method.defaults["alpha_first"]
     assert method.defaults.get("single_level", False) == (algo == "gaea-erm")
     config = config_for("smoke", method.defaults, {**TINY, "epochs": 2})
-    straight = run_supernet_search(algo, config, "digits", None, [1], tmp_path / "straight")
+    assert_resume_is_exact(algo, config, tmp_path, seed=1)
     alphas = pd.read_parquet(tmp_path / "straight" / "alphas.parquet")
     sums = alphas.groupby(["epoch", "edge"])["alpha"].sum()
     assert np.allclose(sums, 1.0, atol=1e-6) and (alphas["alpha"] >= 1e-5 / 1.0001).all()
     assert np.allclose(alphas["alpha"], alphas["weight"])  # the recorded distribution is alpha itself
     assert alphas["alpha"].std() > 1e-3  # alpha moved off the uniform start
-
-    class Killed(Exception):
-        pass
-
-    def kill_after_first_epoch(search, row):
-        if search.epoch == 1:
-            raise Killed
-
-    with pytest.raises(Killed):
-        run_supernet_search(algo, config, "digits", None, [1], tmp_path / "killed", callbacks=[kill_after_first_epoch])
-    resumed = resume_supernet_search(tmp_path / "killed")
-    columns = [c for c in straight.columns if c != "epoch_seconds"]
-    pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)
 
 
 def test_exponentiated_gradient_refuses_an_l2_term_before_writing(tmp_path):

@@ -12,9 +12,10 @@ import pytest
 import torch
 
 from bench_toolkit.errors import BenchToolkitError
-from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
+from bench_toolkit.search.differentiable import config_for, get_method, run_supernet_search
 from bench_toolkit.search.differentiable.mixing import UniformPaths
 from bench_toolkit.search.differentiable.selection import SharedWeightSelection, template_candidates
+from resume_check import assert_resume_is_exact
 
 TINY = {"images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16, "select_candidates": 8,
         "select_batch_size": 16}
@@ -79,26 +80,13 @@ def test_rsps_and_setn_run_select_and_resume_exactly(tmp_path, algo):
     method = get_method(algo)
     assert method.defaults["epochs"] == 250  # the NB201 reference configs
     config = config_for("smoke", method.defaults, {**TINY, "epochs": 2})
-    straight = run_supernet_search(algo, config, "digits", None, [2], tmp_path / "straight")
+    straight = assert_resume_is_exact(algo, config, tmp_path, seed=2)
     assert straight["selected_valid_acc"].between(0, 100).all()
     alphas = pd.read_parquet(tmp_path / "straight" / "alphas.parquet")
     moved = alphas.groupby(["edge", "op"])["alpha"].agg(lambda a: a.max() - a.min()).max()
     assert (moved == 0) if algo == "rsps" else (moved > 0)  # RSPS has no alpha step; SETN trains its template
     if algo == "rsps":
         assert straight["valid_loss"].isna().all()  # nothing is measured on search-valid during training
-
-    class Killed(Exception):
-        pass
-
-    def kill_after_first_epoch(search, row):
-        if search.epoch == 1:
-            raise Killed
-
-    with pytest.raises(Killed):
-        run_supernet_search(algo, config, "digits", None, [2], tmp_path / "killed", callbacks=[kill_after_first_epoch])
-    resumed = resume_supernet_search(tmp_path / "killed")
-    columns = [c for c in straight.columns if c != "epoch_seconds"]
-    pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)
 
 
 def test_rsps_refuses_a_hessian_it_cannot_have(tmp_path):

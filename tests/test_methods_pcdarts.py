@@ -6,14 +6,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.nn.supernet import MixedOp, NB201Supernet, channel_shuffle
-from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
+from bench_toolkit.search.differentiable import config_for, get_method, run_supernet_search
 from bench_toolkit.spaces import nb201
+from resume_check import assert_resume_is_exact
 
 TINY = {"images_per_class": 8, "resolution": 8, "channels": 8, "batch_size": 16}
 
@@ -57,23 +57,10 @@ def test_pc_darts_searches_moves_beta_and_resumes_exactly(tmp_path):
     method = get_method("pc-darts")
     assert (method.defaults["partial_channels"], method.defaults["edge_normalisation"]) == (4, True)
     config = config_for("smoke", method.defaults, {**TINY, "epochs": 2, "warmup_epochs": 1})
-    straight = run_supernet_search("pc-darts", config, "digits", None, [3], tmp_path / "straight")
+    straight = assert_resume_is_exact("pc-darts", config, tmp_path, seed=3)
     weights = straight[[c for c in straight.columns if c.startswith("edge_weight.")]]
     assert np.allclose(weights[["edge_weight.0->2", "edge_weight.1->2"]].sum(axis=1), 1.0)
     assert weights["edge_weight.0->2"].nunique() > 1  # beta moves once alpha is released
-
-    class Killed(Exception):
-        pass
-
-    def kill_after_first_epoch(search, row):
-        if search.epoch == 1:
-            raise Killed
-
-    with pytest.raises(Killed):
-        run_supernet_search("pc-darts", config, "digits", None, [3], tmp_path / "killed", callbacks=[kill_after_first_epoch])
-    resumed = resume_supernet_search(tmp_path / "killed")
-    columns = [c for c in straight.columns if c != "epoch_seconds"]
-    pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)
 
 
 def test_partial_channels_and_edge_normalisation_are_checked_before_writing(tmp_path):
