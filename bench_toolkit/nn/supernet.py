@@ -43,6 +43,13 @@ class Mixing:
     index: torch.Tensor | None = None
     alive: torch.Tensor | None = None
 
+    @classmethod
+    def single_path(cls, index: torch.Tensor, n_ops: int, like: torch.Tensor) -> "Mixing":
+        """Only op ``index[e]`` on edge e, weight 1, no gradient (RSPS, SETN, ENAS paths); on the
+        dtype and device of ``like``."""
+        index = index.to(like.device)
+        return cls(torch.nn.functional.one_hot(index, n_ops).to(like.dtype), index)
+
 
 class MixedOp(nn.Module):
     """Weighted sum of the candidate ops (DARTS Eq. 1), or, with a sampled ``index`` (GDAS), as

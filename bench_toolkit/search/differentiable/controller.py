@@ -25,6 +25,7 @@ from bench_toolkit.data.batches import PairedBatches
 from bench_toolkit.nn.supernet import Mixing, NB201Supernet
 from bench_toolkit.search.differentiable.config import SearchConfig
 from bench_toolkit.search.differentiable.mixing import MixingPolicy
+from bench_toolkit.search.differentiable.selection import path_accuracy
 from bench_toolkit.spaces import nb201
 
 
@@ -78,8 +79,7 @@ class ControllerPaths(MixingPolicy):
             return torch.stack([self.controller(generator)[2] for _ in range(count)])
 
     def __call__(self, alpha: torch.Tensor, generator: torch.Generator, epoch: int) -> Mixing:
-        index = self.sample_cells(1, generator)[0].to(alpha.device)
-        return Mixing(torch.nn.functional.one_hot(index, alpha.shape[-1]).to(alpha.dtype), index)
+        return Mixing.single_path(self.sample_cells(1, generator)[0], alpha.shape[-1], alpha)
 
     def distribution(self, alpha: np.ndarray, epoch: int) -> np.ndarray:
         """The controller's per-edge op distribution along its greedy path (argmax picks)."""
@@ -97,13 +97,9 @@ class ControllerPaths(MixingPolicy):
         model.eval()
         rewards, accuracies = [], []
         self.optimizer.zero_grad(set_to_none=True)
-        device = model.alpha.device
         for step, (x, y) in enumerate(data.valid_batches(generator, self.steps * self.aggregate), start=1):
             log_prob, entropy, cell = self.controller(generator)
-            with torch.no_grad():
-                weights = torch.nn.functional.one_hot(cell, len(model.ops)).to(model.alpha.dtype).to(device)
-                logits = model(x.to(device), Mixing(weights, cell.to(device)))
-                accuracy = float((logits.argmax(-1).cpu() == y).float().mean())
+            accuracy = path_accuracy(model, cell, x, y)
             reward = accuracy + self.entropy_weight * float(entropy.detach())
             self.baseline = accuracy if self.baseline is None else self.baseline - (1 - self.decay) * (self.baseline - reward)
             (-log_prob * (reward - self.baseline) / self.aggregate).backward()

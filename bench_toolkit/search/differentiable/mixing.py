@@ -84,8 +84,8 @@ class UniformPaths(MixingPolicy):
     reported distribution is the uniform one the paths are drawn from."""
 
     def __call__(self, alpha: torch.Tensor, generator: torch.Generator, epoch: int) -> Mixing:
-        index = torch.randint(0, alpha.shape[-1], (alpha.shape[0],), generator=generator).to(alpha.device)
-        return Mixing(torch.nn.functional.one_hot(index, alpha.shape[-1]).to(alpha.dtype), index)
+        index = torch.randint(0, alpha.shape[-1], (alpha.shape[0],), generator=generator)
+        return Mixing.single_path(index, alpha.shape[-1], alpha)
 
     def distribution(self, alpha: np.ndarray, epoch: int) -> np.ndarray:
         return np.full(alpha.shape, 1.0 / alpha.shape[-1])

@@ -37,6 +37,13 @@ def template_candidates(alpha: torch.Tensor, count: int) -> torch.Tensor:
     return cells[top]
 
 
+@torch.no_grad()
+def path_accuracy(model: NB201Supernet, cell: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The fraction of ``(x, y)`` the shared weights classify right with only ``cell``'s ops running."""
+    logits = model(x.to(model.alpha.device), Mixing.single_path(cell, len(model.ops), model.alpha))
+    return float((logits.argmax(-1).cpu() == y).float().mean())
+
+
 class SharedWeightSelection:
     """Choose a cell among ``candidates`` sampled cells (``source``: ``uniform`` for RSPS,
     ``template`` for SETN, ``controller`` for ENAS: drawn from the policy's controller) by their
@@ -61,16 +68,13 @@ class SharedWeightSelection:
         order = torch.randperm(len(data.valid_y), generator=generator)
         size = min(self.batch_size, len(order))
         n_batches = len(order) // size
-        device = model.alpha.device
         was_training = model.training
         model.eval()
         accuracies = []
         for i, cell in enumerate(cells):
             index = order[(i % n_batches) * size:(i % n_batches + 1) * size]
-            x = ((data.valid_x[index] - data.mean) / data.std).to(device)
-            weights = torch.nn.functional.one_hot(cell, n_ops).to(model.alpha.dtype).to(device)
-            logits = model(x, Mixing(weights, cell.to(device)))
-            accuracies.append(float((logits.argmax(-1).cpu() == data.valid_y[index]).float().mean()) * 100)
+            x = (data.valid_x[index] - data.mean) / data.std
+            accuracies.append(path_accuracy(model, cell, x, data.valid_y[index]) * 100)
         model.train(was_training)
         best = int(np.argmax(accuracies))
         return tuple(model.ops[k] for k in cells[best].tolist()), accuracies[best]
