@@ -110,7 +110,11 @@ class SearchConfig:
             raise BenchToolkitError(f"precision must be one of {', '.join(PRECISIONS)}, got {settings['precision']!r}")
         if "ops" in settings and (not settings["ops"] or set(settings["ops"]) - set(nb201.OPS)):
             raise BenchToolkitError(f"ops must be a non-empty subset of {', '.join(nb201.OPS)}, got {settings['ops']}")
-        return replace(self, **settings)
+        config = replace(self, **settings)
+        if config.channels % config.partial_channels:
+            raise BenchToolkitError(f"partial_channels={config.partial_channels} must divide channels={config.channels}; "
+                                    "choose a divisor (PC-DARTS: 4)")
+        return config
 
 
 SCALES: dict[str, dict[str, Any]] = {

@@ -110,9 +110,6 @@ def prepare_run(algo: str, config: SearchConfig, data_spec: str, benchmark_spec:
     # the method's alpha optimiser checks its settings (e.g. GAEA refuses an L2 term) before anything is written
     method = get_method(algo)
     method.alpha_optimizer([torch.nn.Parameter(torch.zeros(1))], config)
-    if config.channels % config.partial_channels:
-        raise BenchToolkitError(f"partial_channels={config.partial_channels} must divide channels={config.channels}; "
-                                "choose a divisor (PC-DARTS: 4)")
     if config.edge_normalisation and method.architect is not None and \
             getattr(method.architect(config), "func", None) is unrolled:
         raise BenchToolkitError(f"{algo}'s second-order step differentiates alpha only; edge normalisation needs "
@@ -124,7 +121,7 @@ def prepare_run(algo: str, config: SearchConfig, data_spec: str, benchmark_spec:
         raise BenchToolkitError(f"'{out}' already holds a run; continue it with --resume {out}, or choose a new --out")
     if stop and not parse_criterion(stop["criterion"], stop.get("op", "nor_conv_3x3")).online:
         raise BenchToolkitError(f"'{stop['criterion']}' is a post-hoc reference, not a stop criterion; "
-                                "apply it to the finished run with `bench-toolkit stops`")
+                                "apply it to the finished run with `bench-toolkit stop`")
     bench = load_benchmark(benchmark_spec) if benchmark_spec else None
     # read before anything is written: a bad path or layout must not leave a config.json behind
     data = load_search_data(data_spec, config)
