@@ -20,7 +20,7 @@ import pandas as pd
 
 from bench_toolkit.analysis import epoch_plot, load_run
 from bench_toolkit.analysis.stops import apply_criteria, summarise_selections
-from bench_toolkit.diagnostics.stop import BestEpoch, parse_criterion
+from bench_toolkit.diagnostics.stop import BestEpoch, headline_answer, parse_criterion
 from bench_toolkit.fileio import write_table
 from bench_toolkit.executors import add_executor_arguments, executor_from_args
 from bench_toolkit.search.differentiable import SCALES, SearchConfig, config_for, get_method
@@ -135,8 +135,8 @@ def final_table(run_dirs: dict[str, Path]) -> pd.DataFrame:
         final = json.loads((run_dir / "final.json").read_text())
         answers = {k: f"{v['mean']:.2f} ± {v['std']:.2f}" for k, v in final.items() if isinstance(v, dict)}
         row = {"method": label, "seeds": len(final["per_seed"]), **answers}
-        if answers:
-            headline = "cifar10.test_acc" if "cifar10.test_acc" in answers else sorted(answers)[0]
+        headline = headline_answer(answers)
+        if headline:
             best = apply_criteria(run_dir, [BestEpoch()])[headline]
             row |= {f"{headline} per seed": _per_seed([s[headline] for s in final["per_seed"]]),
                     f"optimal {headline}": f"{best.mean():.2f} ± {best.std(ddof=1) if len(best) > 1 else 0.0:.2f}",
@@ -151,7 +151,7 @@ def criteria_table(run_dir: Path, names: Sequence[str], label: str) -> pd.DataFr
     selections = apply_criteria(run_dir, [parse_criterion(name) for name in names])
     summary = summarise_selections(selections)
     answers = sorted({c.rsplit(" ", 1)[0] for c in summary.columns if c.endswith(" mean")})
-    headline = "cifar10.test_acc" if "cifar10.test_acc" in answers else (answers or [None])[0]
+    headline = headline_answer(answers)
     rows = []
     for _, row in summary.iterrows():
         chosen = selections[selections["criterion"] == row["criterion"]]
