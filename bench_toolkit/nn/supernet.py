@@ -39,12 +39,15 @@ class Mixing:
     """Per-edge op weights ``(edges, n_ops)`` (NB201: 6 edges; DARTS: 28, normal then reduction
     cell); with ``index`` ``(edges,)`` only op ``index[e]`` runs on edge e; with ``alive`` (bool
     ``(edges, n_ops)``) pruned ops are not computed at all; ``skip_dropout``: dropout on the
-    identity skip_connect's output in training (P-DARTS Sec. 3.3)."""
+    identity skip_connect's output in training (P-DARTS Sec. 3.3); ``edge_weights`` ``(edges,)``:
+    each edge's weight where the method sets it (IF-NAS: ``g(beta)``, detached outside the group
+    being searched), else the supernet's own (PC-DARTS's softmax of beta)."""
 
     weights: torch.Tensor
     index: torch.Tensor | None = None
     alive: torch.Tensor | None = None
     skip_dropout: float = 0.0
+    edge_weights: torch.Tensor | None = None
 
     @classmethod
     def single_path(cls, index: torch.Tensor, n_ops: int, like: torch.Tensor) -> "Mixing":

@@ -1,7 +1,7 @@
 """How alpha moves once its gradient is known: one optimiser per method family.
 
-Adam (DARTS, GDAS, ASAP, NB201 reference settings) or the exponentiated-gradient update of GAEA,
-which keeps each edge's op weights on the probability simplex.
+Adam (DARTS, GDAS, ASAP, NB201 reference settings), the exponentiated-gradient update of GAEA,
+which keeps each edge's op weights on the probability simplex, or SGD (IF-NAS).
 """
 
 from __future__ import annotations
@@ -51,3 +51,9 @@ def exponentiated_gradient(params: list[torch.Tensor], c: SearchConfig) -> torch
         raise BenchToolkitError("a_weight_decay is Adam's L2 term; the exponentiated-gradient update (GAEA) has none: "
                                 "set a_weight_decay=0")
     return ExponentiatedGradient(params, c.a_lr)
+
+
+def sgd(params: list[torch.Tensor], c: SearchConfig) -> torch.optim.Optimizer:
+    """IF-NAS (Sec. 4.1; reference ``train_search.py``): SGD at ``a_lr`` with the weights' momentum
+    (the reference uses one momentum for both) and L2 weight decay ``a_weight_decay``."""
+    return torch.optim.SGD(params, lr=c.a_lr, momentum=c.w_momentum, weight_decay=c.a_weight_decay)

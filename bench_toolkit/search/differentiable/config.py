@@ -9,7 +9,7 @@ from typing import Any
 
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.search.differentiable.spaces import get_supernet_space
-from bench_toolkit.spaces import nb201
+from bench_toolkit.spaces import lchain, nb201
 
 
 PRECISIONS = ("fp32", "bf16")
@@ -20,6 +20,7 @@ RETIRED_SETTINGS = frozenset({"hessian_iterations"})
 
 
 ASAP_POLICIES = ("fixed", "theorem")
+IF_SAMPLINGS = ("interleaving-free", "reference", "none")  # IF-NAS's sampling (interleaving_free.py)
 
 
 def _checked(key: str, value: Any) -> Any:
@@ -50,6 +51,11 @@ def _checked(key: str, value: Any) -> Any:
         if not isinstance(value, (list, tuple)) or not all(isinstance(op, str) for op in value):
             raise BenchToolkitError(f"setting ops must be a list of op names, got {value!r} "
                                     '(--set takes JSON: ops=\'["none", "nor_conv_3x3"]\')')
+        return tuple(value)
+    if key == "stage_nodes":
+        if not isinstance(value, (list, tuple)) or not value or not all(type(n) is int and n >= 2 for n in value):
+            raise BenchToolkitError(f"setting stage_nodes must be a list of node counts of at least 2, one per stage, "
+                                    f"got {value!r} (--set takes JSON: stage_nodes='[18, 20, 18]')")
         return tuple(value)
     if key == "edge_ops":
         if value is None:
@@ -133,6 +139,20 @@ class SearchConfig:
     derive_exclude_none: bool = False
     record_every_steps: int = 0  # also record alpha diagnostics every k iterations (0: per epoch only)
     hessian_every: int = 0  # largest Hessian eigenvalue of L_val w.r.t. alpha every k epochs (0: never)
+    # IF-NAS's L-chain space (spaces/lchain.py, nn/lchain_network.py) and its search (interleaving_free.py)
+    L: int = 4  # each node may read its L predecessors
+    stage_nodes: tuple[int, ...] = (18, 20, 18)  # nodes per stage, the input node included (paper: 18, 20, 18)
+    stem: str = "cifar"  # or "imagenet": stride-2 stem to 32 channels, 1/8 before the first stage
+    if_sampling: str = "interleaving-free"  # or "reference" (the reference code's variant) or "none" (w/o IF)
+    if_step_iterations: int = 100  # iterations per step of the interleaving-free loop (paper: 100)
+    if_alpha_delay: int = 10  # alpha trains this many epochs after beta (paper: 10)
+    if_mu1: float = 1 / 40  # Eq. 3 weight of the connection term at full ramp (reference: 1/40)
+    if_mu2: float = 1 / 30  # Eq. 3 weight of the op term at full ramp (reference: 1/30)
+    if_mu_start: int = 35  # epoch the mu ramp starts
+    if_mu_ramp: int = 60  # epochs until mu reaches full weight (reference: 60)
+    if_threshold: float = 0.01  # prune below this sigmoid weight (paper 0.01; reference 0.1)
+    if_madds_bound: float = 0.0  # stop pruning (and searching) at this many million multiply-adds (0: no bound)
+    if_gradual_prune: bool = True  # False: prune only after the last epoch, to the bound (DARTS in the space)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -155,6 +175,13 @@ class SearchConfig:
         if "warmup_schedule" in settings and settings["warmup_schedule"] not in WARMUP_SCHEDULES:
             raise BenchToolkitError(f"warmup_schedule must be one of {', '.join(WARMUP_SCHEDULES)}, "
                                     f"got {settings['warmup_schedule']!r}")
+        if "if_sampling" in settings and settings["if_sampling"] not in IF_SAMPLINGS:
+            raise BenchToolkitError(f"if_sampling must be one of {', '.join(IF_SAMPLINGS)}, got {settings['if_sampling']!r}")
+        if "stem" in settings and settings["stem"] not in lchain.STEMS:
+            raise BenchToolkitError(f"stem must be one of {', '.join(lchain.STEMS)}, got {settings['stem']!r}")
+        for key in ("L", "if_step_iterations"):
+            if key in settings and settings[key] < 1:
+                raise BenchToolkitError(f"setting {key} must be a positive integer, got {settings[key]!r}")
         if "precision" in settings and settings["precision"] not in PRECISIONS:
             raise BenchToolkitError(f"precision must be one of {', '.join(PRECISIONS)}, got {settings['precision']!r}")
         space = get_supernet_space(settings.get("space", self.space))
@@ -196,10 +223,11 @@ Epoch counts, schedules, decays and stop-criterion windows are the paper's at ev
 
 def config_for(scale: str, method_defaults: dict[str, Any], settings: dict[str, Any]) -> SearchConfig:
     """Paper defaults (NB201's, then the space's own reference settings), then the method's own
-    defaults, then the scale's sizes, then user settings."""
+    defaults, then the scale's sizes (and the space's own sizes at that scale), then user settings."""
     if scale not in SCALES:
         raise BenchToolkitError(f"unknown scale '{scale}'; choose one of: {', '.join(SCALES)}")
     space = get_supernet_space(settings.get("space", method_defaults.get("space", SearchConfig.space)))
-    return SearchConfig().updated({**space.defaults, "space": space.name, **method_defaults, **SCALES[scale], **settings})
+    return SearchConfig().updated({**space.defaults, "space": space.name, **method_defaults, **SCALES[scale],
+                                   **space.scale_sizes.get(scale, {}), **settings})
 
 

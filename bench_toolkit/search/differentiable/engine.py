@@ -31,16 +31,17 @@ from bench_toolkit.diagnostics.recorder import benchmark_answers, normalized_ent
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.fileio import write_atomic
 from bench_toolkit.nn.supernet import Mixing
-from bench_toolkit.search.differentiable.alpha_optimizers import adam, exponentiated_gradient
+from bench_toolkit.search.differentiable.alpha_optimizers import adam, exponentiated_gradient, sgd
 from bench_toolkit.search.differentiable.architect import first_order, unrolled
 from bench_toolkit.search.differentiable.config import SearchConfig
 from bench_toolkit.search.differentiable.controller import ControllerPaths
+from bench_toolkit.search.differentiable.interleaving_free import InterleavingFree
 from bench_toolkit.search.differentiable.mixing import (
     AnnealPrune, DirichletMixing, GumbelMixing, MixingPolicy, ProgressiveStage, ScheduledPruning, SimplexMixing,
     UniformPaths,
 )
 from bench_toolkit.search.differentiable.selection import SharedWeightSelection
-from bench_toolkit.search.differentiable.spaces import get_supernet_space
+from bench_toolkit.search.differentiable.spaces import space_of
 
 
 @dataclass(frozen=True)
@@ -57,20 +58,22 @@ class Method:
     """The weight step's own mixing (SETN, RSPS: uniform single paths); None: ``mixing``."""
     selector: Callable[[SearchConfig], SharedWeightSelection] | None = None
     """How the cell is chosen each epoch; None: the argmax of alpha (DARTS Sec. 2.4)."""
+    spaces: tuple[str, ...] | None = None
+    """The spaces it can search (None: every space that admits it)."""
 
 
 def _asap(c: SearchConfig) -> MixingPolicy:
     return AnnealPrune(len(c.ops), c.asap_t0, c.asap_beta, c.asap_threshold, c.warmup_epochs, c.asap_policy,
-                       c.a_lr, c.asap_bound, c.asap_delta, c.asap_nu, get_supernet_space(c.space).edge_names)
+                       c.a_lr, c.asap_bound, c.asap_delta, c.asap_nu, space_of(c).edge_names)
 
 
 def _pruning(score: str) -> Callable[[SearchConfig], MixingPolicy]:
     return lambda c: ScheduledPruning(len(c.ops), score, c.prune_power, c.prune_start, c.prune_end,
-                                      get_supernet_space(c.space).edge_names)
+                                      space_of(c).edge_names)
 
 
 def _progressive(c: SearchConfig) -> MixingPolicy:
-    space = get_supernet_space(c.space)
+    space = space_of(c)
     rows = c.edge_ops or (c.ops,) * len(space.edge_names)
     alive = np.array([[op in row for op in c.ops] for row in rows])
     return ProgressiveStage(alive, space.edge_names, c.skip_dropout, c.epochs, c.warmup_epochs)
@@ -78,12 +81,18 @@ def _progressive(c: SearchConfig) -> MixingPolicy:
 
 def _uniform_paths(c: SearchConfig) -> MixingPolicy:
     """Uniform single paths drawn by the space's own sampler."""
-    space = get_supernet_space(c.space)
+    space = space_of(c)
     return UniformPaths(lambda generator: space.uniform_paths(1, c.ops, generator)[0])
 
 
+def _interleaving_free(c: SearchConfig) -> MixingPolicy:
+    return InterleavingFree(c.stage_nodes, c.L, c.if_sampling, c.if_step_iterations, c.warmup_epochs, c.if_alpha_delay,
+                            c.if_mu1, c.if_mu2, c.if_mu_start, c.if_mu_ramp, c.if_threshold, c.if_madds_bound,
+                            c.if_gradual_prune, c.epochs, c.channels, c.stem)
+
+
 def _selection(c: SearchConfig, source: str) -> SharedWeightSelection:
-    return SharedWeightSelection(c.select_candidates, c.select_batch_size, source, get_supernet_space(c.space))
+    return SharedWeightSelection(c.select_candidates, c.select_batch_size, source, space_of(c))
 
 
 _GAEA = {"a_lr": 0.1, "a_weight_decay": 0.0, "alpha_first": True, "w_nesterov": False, "w_weight_decay": 3e-4}
@@ -139,6 +148,14 @@ METHODS: dict[str, Method] = {
     # template's 100 most probable cells by shared-weight accuracy
     "setn": Method("setn", lambda c: first_order, lambda c: MixingPolicy(), {"epochs": 250},
                    weight_mixing=lambda c: _uniform_paths(c), selector=lambda c: _selection(c, "template")),
+    # IF-NAS (Tian et al., Sec. 3.4-3.5 and 4.1) in its L-chain space, as its reference train_search.py:
+    # one level (weights and architecture on the same training data), both by SGD at lr 0.1 with
+    # momentum 0.9 and weight decay 3e-5, weights alone for 20 epochs (paper), 100 epochs
+    # (reference); the weight lr falls by a cosine to 0 here (the reference: linearly)
+    "if-nas": Method("if-nas", lambda c: first_order, _interleaving_free,
+                     {"space": "lchain", "single_level": True, "epochs": 100, "warmup_epochs": 20, "w_lr": 0.1,
+                      "w_lr_min": 0.0, "w_nesterov": False, "w_weight_decay": 3e-5, "a_lr": 0.1, "a_weight_decay": 3e-5},
+                     sgd, spaces=("lchain",)),
 }
 
 
@@ -162,7 +179,7 @@ class SupernetSearch:
         self.device = torch.device(device)
         torch.manual_seed(seed)
         random.seed(seed)
-        self.space = get_supernet_space(config.space)
+        self.space = space_of(config)
         self.model = self.space.build(data.num_classes, config).to(self.device)
         self.w_optimizer = torch.optim.SGD(self.model.weights(), lr=config.w_lr, momentum=config.w_momentum,
                                            nesterov=config.w_nesterov, weight_decay=config.w_weight_decay)
@@ -170,6 +187,7 @@ class SupernetSearch:
         self.weight_mixing = method.weight_mixing(config) if method.weight_mixing else self.mixing
         self.selector = method.selector(config) if method.selector else None
         self.mixing.initialise(self.model.alpha)
+        self.mixing.bind(self.model, data)
         self.a_optimizer = method.alpha_optimizer(self.model.arch_parameters(), config)
         # "restart": the cosine starts when the warm-up ends (the scheduler does not step before)
         self.restart_after_warmup = config.warmup_schedule == "restart" and config.warmup_epochs > 0
@@ -207,12 +225,14 @@ class SupernetSearch:
     def _alpha_step(self, train: tuple[torch.Tensor, torch.Tensor], valid: tuple[torch.Tensor, torch.Tensor]) -> tuple[float, float]:
         if self.arch_gradient is None:  # no architecture parameters (RSPS): nothing to step or measure
             return float("nan"), float("nan")
-        if self.epoch < self.config.warmup_epochs:  # warm-up: alpha frozen, valid batch only measured
+        if self.epoch < self.config.warmup_epochs or self.mixing.arch_frozen(self.epoch):
+            # warm-up: alpha frozen, valid batch only measured
             with torch.no_grad():
                 logits = self.model(valid[0], self._mix(self.model.alpha))
             return float(F.cross_entropy(logits, valid[1])), _accuracy(logits, valid[1])
         self.a_optimizer.zero_grad(set_to_none=True)
         loss, logits = self.arch_gradient(self.model, train, valid, self._mix, self.w_optimizer)
+        self.mixing.adjust_arch_gradients(self.epoch)
         self.a_optimizer.step()
         self.mixing.after_alpha_step(self.model.alpha, self.epoch)
         return float(loss), _accuracy(logits, valid[1])
@@ -223,6 +243,7 @@ class SupernetSearch:
         states and the loss stay float32), then the learning-rate schedule. Returns train loss, train accuracy,
         valid loss, valid accuracy."""
         train, valid = self._to_device(train), self._to_device(valid)
+        self.mixing.before_step(self.step, self.epoch)
         with torch.autocast(self.device.type, torch.bfloat16, enabled=self.config.precision == "bf16"):
             if self.config.alpha_first:
                 valid_stats = self._alpha_step(train, valid)

@@ -37,6 +37,21 @@ class MixingPolicy:
         """Which ops the derived cell may use (None: all)."""
         return None
 
+    def bind(self, model: Any, data: Any) -> None:
+        """Called once with the supernet and the search data, for policies that read more of the
+        supernet than alpha (IF-NAS: beta, the multiply-adds of what is retained)."""
+
+    def before_step(self, step: int, epoch: int) -> None:
+        """Called before every iteration (``step`` iterations done so far)."""
+
+    def arch_frozen(self, epoch: int) -> bool:
+        """True where this iteration must not move the architecture (IF-NAS's warm-up steps)."""
+        return False
+
+    def adjust_arch_gradients(self, epoch: int) -> None:
+        """Called between the architecture gradient and the architecture step (IF-NAS: its
+        regulariser's gradient added, alpha held while only beta trains)."""
+
     def after_alpha_step(self, alpha: torch.Tensor, epoch: int) -> None:
         """Called after every alpha update (``alpha.grad`` still holds its gradient)."""
 

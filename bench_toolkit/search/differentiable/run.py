@@ -116,6 +116,11 @@ def prepare_run(algo: str, config: SearchConfig, data_spec: str, benchmark_spec:
     method = get_method(algo)
     method.alpha_optimizer([torch.nn.Parameter(torch.zeros(1))], config)
     space = get_supernet_space(config.space)
+    if space.methods is not None and algo not in space.methods:
+        raise BenchToolkitError(f"the {space.name} space is searched by {', '.join(space.methods)} (its relaxation "
+                                f"is their own), not {algo}; choose --algo {space.methods[0]}")
+    if method.spaces is not None and config.space not in method.spaces:
+        raise BenchToolkitError(f"{algo} searches the {', '.join(method.spaces)} space only; drop --space {config.space}")
     source = method.selector(config).source if method.selector is not None else None
     if source == "controller" and space.controller is None:
         raise BenchToolkitError(f"{algo}'s controller samples one op per edge, which is not an architecture of the "

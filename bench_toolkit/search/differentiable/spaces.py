@@ -7,14 +7,14 @@ tensor, so every mixing policy applies unchanged), the names of its alpha rows (
 ``entropy.*``, ``live.*`` and ``edge_weight.*`` columns), how the discrete architecture is
 derived and written (its text form is the key the history, the stop criteria and a benchmark
 use), the settings in which its reference search differs from NB201's, whether a benchmark
-answers for it, and how the single-path methods (RSPS, SETN, ENAS) draw its architectures. NB201
-and the DARTS CNN space are the two implementations.
+answers for it, and how the single-path methods (RSPS, SETN, ENAS) draw its architectures. NB201,
+the DARTS CNN space and IF-NAS's L-chain space are the implementations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -24,7 +24,7 @@ from torch import nn
 from bench_toolkit.diagnostics.recorder import derive
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.search.differentiable.selection import template_candidates, uniform_candidates
-from bench_toolkit.spaces import darts, nb201
+from bench_toolkit.spaces import darts, lchain, nb201
 
 if TYPE_CHECKING:
     from bench_toolkit.search.differentiable.config import SearchConfig
@@ -59,6 +59,13 @@ class SupernetSpace:
     """Whether a single path marks the unused rows with ``none`` (so ``none`` must be searched)."""
     controller: Callable[[tuple[str, ...]], nn.Module] | None = None
     """``controller(ops)``: ENAS's controller for the space's architectures (None: none built)."""
+    scale_sizes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per scale, the sizes of the space's own that the scale sets (L-chain: nodes per stage)."""
+    methods: tuple[str, ...] | None = None
+    """The methods that search it (None: every method)."""
+    specialise: Callable[[SearchConfig], SupernetSpace] | None = None
+    """``specialise(config)``: the space for one configuration, where its rows depend on settings
+    (L-chain: the stage sizes and L); None: the same for every configuration."""
 
 
 def _build_nb201(num_classes: int, c: SearchConfig) -> nn.Module:
@@ -134,6 +141,27 @@ def _darts_path_arch(path: torch.Tensor, ops: Sequence[str]) -> str:
     return str(darts.Genotype(cells[0], darts.OUTPUT_NODES, cells[1], darts.OUTPUT_NODES))
 
 
+def _build_lchain(num_classes: int, c: SearchConfig) -> nn.Module:
+    from bench_toolkit.nn.lchain_network import LChainSupernet
+
+    return LChainSupernet(num_classes, c.stage_nodes, c.L, c.channels, c.stem, c.ops, c.alpha_init_std)
+
+
+def _lchain(stages: Sequence[int], L: int) -> SupernetSpace:
+    """The L-chain space of these stage sizes and L: one alpha row per connection; the derived
+    architecture is what the method keeps alive (IF-NAS prunes; nothing is argmaxed)."""
+
+    def derive(alpha: np.ndarray, weights: np.ndarray, ops: Sequence[str], exclude_none: bool,
+               alive: np.ndarray | None) -> str:
+        return str(lchain.arch_from_rows(stages, L, np.ones(alpha.shape, dtype=bool) if alive is None else alive, ops))
+
+    # alpha and beta start at 1e-5 N(0, 1), as the reference
+    return SupernetSpace("lchain", lchain.OPS, lchain.row_names(stages, L), _build_lchain, derive,
+                         {"ops": lchain.OPS, "alpha_init_std": 1e-5},
+                         scale_sizes={"smoke": {"stage_nodes": (6, 6, 6)}, "mini": {"stage_nodes": (10, 10, 10)}},
+                         methods=("if-nas",), specialise=lambda c: replace(_lchain(c.stage_nodes, c.L), specialise=None))
+
+
 def _controller(name: str) -> Any:
     """A controller class of :mod:`.controller`, imported when used: that module imports config,
     which imports this one, so a top-level import would be circular."""
@@ -154,7 +182,15 @@ SUPERNET_SPACES: dict[str, SupernetSpace] = {
                            uniform_paths=_darts_uniform_paths, template_paths=_darts_template_paths,
                            path_arch=_darts_path_arch, paths_use_none=True,
                            controller=lambda ops: _controller("GenotypeController")(ops)),
+    # IF-NAS's macro space, registered at the paper's sizes; its rows follow the stage sizes and L
+    "lchain": _lchain(lchain.IMAGENET_STAGES, 4),
 }
+
+
+def space_of(config: SearchConfig) -> SupernetSpace:
+    """The space of a configuration, specialised to its settings where its rows depend on them."""
+    space = get_supernet_space(config.space)
+    return space.specialise(config) if space.specialise is not None else space
 
 
 def get_supernet_space(name: str) -> SupernetSpace:

@@ -1,0 +1,177 @@
+"""IF-NAS (Tian et al.): the supernet's node formula, the interleaving-free phases, the Eq. 3
+regulariser by hand, pruning that never revives and stops at the multiply-add bound, the search
+schedule, and the method end to end with resume."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from bench_toolkit.cli import main
+from bench_toolkit.data.batches import PairedBatches
+from bench_toolkit.data.images import ImageSet
+from bench_toolkit.nn.lchain_network import LChainStage, LChainSupernet
+from bench_toolkit.search.differentiable import config_for, get_method
+from bench_toolkit.search.differentiable.interleaving_free import InterleavingFree, discretisation_loss
+from bench_toolkit.spaces import lchain
+from resume_check import assert_resume_is_exact
+
+STAGES, L = (6, 6, 6), 3
+
+
+def _data(resolution: int = 8) -> PairedBatches:
+    rng = np.random.default_rng(0)
+    images = ImageSet(rng.integers(0, 255, (20, resolution, resolution, 3), dtype=np.uint8), np.arange(20) % 10,
+                      tuple(str(k) for k in range(10)), "random")
+    return PairedBatches(images, images, 10)
+
+
+def _policy(**kwargs) -> tuple[InterleavingFree, LChainSupernet]:
+    settings = {"warmup_epochs": 1, "alpha_delay": 1, "step_iterations": 2, "epochs": 5, "channels": 4, **kwargs}
+    policy = InterleavingFree(STAGES, L, **settings)
+    model = LChainSupernet(10, STAGES, L, 4)
+    policy.bind(model, _data())
+    return policy, model
+
+
+def test_a_node_is_two_over_m_times_its_weighted_connections():
+    torch.manual_seed(0)
+    stage = LChainStage(3, [(0, 1, lchain.OPS), (0, 2, lchain.OPS), (1, 2, lchain.OPS)], 4, 4, first=True).eval()
+    x = torch.randn(2, 4, 5, 5)
+    weights, edges = torch.rand(3, 2), torch.rand(3)
+    skip_only = [[False, True]] * 3
+    x0 = stage.entry(x)
+    node1 = 2 / 1 * edges[0] * weights[0, 1] * x0
+    node2 = 2 / 2 * (edges[1] * weights[1, 1] * x0 + edges[2] * weights[2, 1] * node1)
+    assert torch.allclose(stage(x, weights, edges, skip_only), node2, atol=1e-6)
+    # with sep_conv_3x3 alive as well, the op's output enters with its weight
+    both = [[True, True], [False, True], [False, True]]
+    node1 = 2 * edges[0] * (weights[0, 0] * stage.ops[0][0](x0) + weights[0, 1] * x0)
+    node2 = edges[1] * weights[1, 1] * x0 + edges[2] * weights[2, 1] * node1
+    assert torch.allclose(stage(x, weights, edges, both), node2, atol=1e-6)
+
+
+def test_regulariser_by_hand():
+    w = torch.tensor([0.2, 0.6])
+    expected = math.log(1 + 0.2 / 0.4) + math.log(1 + 0.6 / 0.4)  # ln 1.5 + ln 2.5
+    assert float(discretisation_loss([w])) == pytest.approx(expected, rel=1e-6)
+    assert float(discretisation_loss([w, torch.tensor([0.9])])) == pytest.approx(expected, rel=1e-6)  # one member: left out
+    # equal weights maximise it (ln 2 each): the penalty pushes weights apart, towards 0 and 1
+    assert float(discretisation_loss([torch.tensor([0.4, 0.4])])) == pytest.approx(2 * math.log(2))
+    assert float(discretisation_loss([torch.tensor([0.4, 0.4])])) > expected
+
+
+def test_regulariser_of_the_policy_sums_nodes_and_connections():
+    policy, model = _policy(sampling="none", mu1=1.0, mu2=1.0, mu_start=0, mu_ramp=1)
+    with torch.no_grad():
+        model.beta.normal_()
+        model.alpha.normal_()
+    g_beta, g_alpha = model.beta.sigmoid(), model.alpha.sigmoid()
+    nodes = [g_beta[rows] for rows in policy.node_rows]
+    connections = [g_alpha[r] for r in range(len(policy.links))]
+    expected = (discretisation_loss(nodes) + discretisation_loss(connections)).detach()
+    assert float(policy.regulariser(model.alpha, model.beta, epoch=1).detach()) == pytest.approx(float(expected), rel=1e-6)
+    assert policy.mu(0) == (0.0, 0.0) and policy.mu(1) == (1.0, 1.0)
+
+
+def test_phases_cycle_warm_up_then_each_group_and_hold_no_interleaved_pair():
+    policy, _ = _policy()
+    phases = []
+    for step in range(10):
+        policy.before_step(step, epoch=1)
+        phases.append(policy.phase())
+    assert phases == [-1, -1, 0, 0, 1, 1, 2, 2, -1, -1]  # L + 1 = 4 steps of 2 iterations
+    policy.before_step(0, epoch=0)
+    assert policy.phase() is None  # the warm-up epochs train the whole supernet
+    for group in range(L):
+        active, trained = policy.rows(group)
+        for k in range(len(STAGES)):
+            links = [(a, b) for (s, a, b), on in zip(policy.links, active) if on and s == k]
+            assert lchain.count_interleaved(links) == 0
+            assert sorted(links) == sorted(lchain.sub_supernet(STAGES[k], L, group))
+        assert all(lchain.group_of(b, L) == group for (_, _, b), on in zip(policy.links, trained) if on)
+
+
+def test_a_sub_supernet_moves_only_its_groups_architecture():
+    policy, model = _policy()
+    policy.before_step(2, epoch=3)  # phase 0, alpha and beta both released (epoch >= 1 + 1)
+    _, trained = policy.rows(policy.phase())
+    x = torch.randn(4, 3, 8, 8)
+    model(x, policy(model.alpha, torch.Generator(), 3)).sum().backward()
+    policy.adjust_arch_gradients(3)
+    moved = (model.beta.grad != 0).numpy()
+    assert moved[trained].all() and not moved[~trained].any()
+    assert (model.alpha.grad.abs().sum(dim=1) != 0).numpy().tolist() == trained.tolist()
+    policy.before_step(0, epoch=3)
+    assert policy.arch_frozen(3)  # the loop's warm-up step
+    model.alpha.grad = torch.ones_like(model.alpha)
+    policy.adjust_arch_gradients(epoch=1)  # beta released at 1, alpha only from 2
+    assert model.alpha.grad is None
+
+
+def test_pruning_removes_the_weak_never_revives_and_keeps_an_input_per_node():
+    policy, model = _policy(threshold=0.3)
+    with torch.no_grad():
+        model.beta.fill_(-5.0)  # every connection far below the threshold
+        model.alpha.fill_(2.0)
+        model.alpha[:, 1] = -5.0  # every skip_connect below it
+    policy.after_epoch(model.alpha, epoch=2)
+    arch = policy.arch()
+    assert all(len(pairs) == 1 for stage in arch.stages for pairs in stage if pairs)  # one input, one op each
+    assert all(op == "sep_conv_3x3" for stage in arch.stages for pairs in stage for op, _ in pairs)
+    before = policy.alive.copy()
+    with torch.no_grad():
+        model.beta.fill_(5.0)
+        model.alpha.fill_(5.0)
+    policy.after_epoch(model.alpha, epoch=3)
+    assert np.array_equal(policy.alive, before)  # strong again, still gone
+    assert policy.columns(3)["live_connections"] == sum(len(links) for links in arch.links())
+
+
+def test_pruning_stops_at_the_multiply_add_bound_and_ends_the_search():
+    policy, model = _policy(threshold=0.3)
+    full = policy.retained_madds
+    bound = full * 0.9
+    policy.madds_bound = bound
+    with torch.no_grad():
+        model.beta.fill_(-5.0)
+        model.alpha.fill_(-5.0)
+    policy.after_epoch(model.alpha, epoch=2)
+    assert policy.finished() and policy.retained_madds <= bound
+    assert policy.alive.sum() > policy.arch().stages[0].__len__()  # stopped early: far from one op per node
+    # without gradual pruning nothing goes until the last epoch, which then cuts down to the bound
+    lazy, model = _policy(threshold=0.3, gradual=False, madds_bound=bound)
+    with torch.no_grad():
+        model.beta.fill_(-5.0)
+    lazy.after_epoch(model.alpha, epoch=4)
+    assert lazy.alive.all() and not lazy.finished()
+    lazy.after_epoch(model.alpha, epoch=5)
+    assert lazy.finished()
+
+
+@pytest.mark.parametrize("sampling", ["interleaving-free", "reference"])
+def test_if_nas_searches_end_to_end_and_resumes_exactly(tmp_path, sampling):
+    method = get_method("if-nas")
+    config = config_for("smoke", method.defaults, {
+        "images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16, "epochs": 3, "warmup_epochs": 1,
+        "if_alpha_delay": 1, "if_step_iterations": 1, "if_mu_start": 1, "if_mu_ramp": 1, "if_threshold": 0.5,
+        "if_sampling": sampling})
+    assert config.stage_nodes == (6, 6, 6) and config.single_level and config.alpha_init_std == 1e-5
+    history = assert_resume_is_exact("if-nas", config, tmp_path, seed=0)
+    assert {"madds_m", "depth", "live_connections", "interleaved_pairs"} <= set(history.columns)
+    assert history["arch"].map(lambda text: lchain.parse_arch(text).depth()).tolist() == history["depth"].tolist()
+    assert history["live_ops"].iloc[-1] < history["live_ops"].iloc[0]  # threshold 0.5: about half go
+
+
+def test_the_space_and_the_method_refuse_each_other_otherwise(tmp_path, capsys):
+    assert main(["search", "--algo", "darts-v1", "--space", "lchain", "--scale", "smoke", "--out", str(tmp_path / "a")]) == 2
+    assert "searched by if-nas" in capsys.readouterr().err
+    assert main(["search", "--algo", "if-nas", "--space", "nb201", "--scale", "smoke", "--out", str(tmp_path / "b")]) == 2
+    assert "lchain space only" in capsys.readouterr().err
+    assert main(["search", "--algo", "if-nas", "--scale", "smoke", "--set", "if_sampling=\"sometimes\"",
+                 "--out", str(tmp_path / "c")]) == 2
+    assert "if_sampling must be one of" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
