@@ -254,7 +254,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     else:
         if not args.arch or not args.out:
             raise BenchToolkitError("train needs ARCH and --out (or --resume DIR to continue a run)")
-        recipe_name = args.recipe or ("nb201" if args.arch.lstrip().startswith("|") else "darts-cifar")
+        text = args.arch.lstrip()
+        recipe_name = args.recipe or ("nb201" if text.startswith("|") else "lchain-cifar" if text.startswith("LChain(")
+                                      else "darts-cifar")
         settings = dict(args.set)
         if args.epochs is not None:
             settings["epochs"] = args.epochs
@@ -375,9 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--stages", default="18,20,18", help="lchain: nodes per stage, stage input included (ImageNet: 18,20,18)")
     sp.set_defaults(func=cmd_space)
 
-    tr = commands.add_parser("train", help="train a derived architecture (DARTS genotype or NB201 cell) by its recipe")
+    tr = commands.add_parser("train", help="train a derived architecture (DARTS genotype, NB201 cell or L-chain) by its recipe")
     tr.add_argument("arch", nargs="?", help="a DARTS genotype (published name or Genotype(...) text) or an NB201 cell string")
-    tr.add_argument("--recipe", help="darts-cifar (default for genotypes), darts-imagenet, nb201 (default for NB201 cells)")
+    tr.add_argument("--recipe", help="darts-cifar (default for genotypes), darts-imagenet, nb201 (default for NB201 cells), "
+                                     "lchain-cifar (default for LChain(...)), lchain-imagenet")
     tr.add_argument("--data", default="digits", help="training data SPEC: digits (smoke), cifar10:PATH, cifar100:PATH, "
                                                       "imagefolder:PATH")
     tr.add_argument("--test-data", help="test data SPEC (default: the training source's own test split)")

@@ -175,3 +175,31 @@ def test_the_space_and_the_method_refuse_each_other_otherwise(tmp_path, capsys):
                  "--out", str(tmp_path / "c")]) == 2
     assert "if_sampling must be one of" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_table_5_adds_interleaved_connections_to_each_sub_supernet():
+    policy, _ = _policy(interleaved=2)
+    for group in range(L):
+        active, trained = policy.rows(group)
+        for k in range(len(STAGES)):
+            links = [(a, b) for (s, a, b), on in zip(policy.links, active) if on and s == k]
+            added = lchain.interleaving_additions(STAGES[k], L, group, 2)
+            assert len(added) == 2 and set(added) <= set(links)
+            assert lchain.count_interleaved(links) >= 2  # each addition interleaves with the sub-supernet
+        assert trained.sum() > _policy()[0].rows(group)[1].sum()  # the additions train with the group
+
+
+def test_one_input_per_node_keeps_the_strongest_and_random_draws_any():
+    stages = (4, 4, 4)
+    rows = len(lchain.row_names(stages, 2))
+    alive = np.ones((rows, 2), dtype=bool)
+    beta = np.zeros(rows)
+    alpha = np.zeros((rows, 2))
+    names = lchain.row_names(stages, 2)
+    beta[names.index("s1.1->3")] = 1.0  # node 3 of stage 1 prefers its pre-2 input...
+    alpha[names.index("s1.1->3"), 1] = 1.0  # ... through skip_connect
+    arch = lchain.one_input_per_node(stages, 2, alive, beta, alpha)
+    assert arch.stages[0][2] == (("skip_connect", 1),)
+    assert all(len(pairs) == 1 for stage in arch.stages for pairs in stage if pairs)
+    draws = {lchain.random_one_input(stages, 2, np.random.default_rng(seed)).stages[0][2] for seed in range(40)}
+    assert draws == {(("sep_conv_3x3", 1),), (("skip_connect", 1),), (("sep_conv_3x3", 2),), (("skip_connect", 2),)}

@@ -3,6 +3,8 @@ bit-exact resume, the test split of image folders, and the refusals."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -114,6 +116,22 @@ def test_darts_genotype_trains_with_auxiliary_head_drop_path_and_cutout(tmp_path
     recipe = recipe_for("darts-cifar", "smoke", {})
     assert (recipe.auxiliary_weight, recipe.drop_path, recipe.cutout, recipe.epochs) == (0.4, 0.2, 16, 600)
     assert pd.read_parquet(out / "history.parquet")["epoch"].tolist() == [1, 2]
+
+
+def test_an_lchain_architecture_trains_and_reports_the_multiply_adds_of_its_table(tmp_path, capsys):
+    from bench_toolkit.nn.lchain_network import MaddsTable
+    from bench_toolkit.spaces.lchain import parse_arch
+
+    text = ("LChain(L=2, stages=[[[('sep_conv_3x3', 0)], [('skip_connect', 0), ('sep_conv_3x3', 1)]], "
+            "[[('sep_conv_3x3', 0)], [('sep_conv_3x3', 1)]], [[('skip_connect', 0)], [('sep_conv_3x3', 1)]]])")
+    out = tmp_path / "lchain"
+    assert main(["train", text, "--scale", "smoke", "--epochs", "1", "--out", str(out), "--threads", "1"]) == 0
+    final = json.loads((out / "final.json").read_text())
+    recipe = recipe_for("lchain-cifar", "smoke", {})
+    table = MaddsTable((3, 3, 3), 2, recipe.channels, 10, "cifar", recipe.resolution)
+    assert final["madds_M"] == pytest.approx(table(parse_arch(text)) / 1e6)
+    assert main(["train", text.replace("L=2", "L=1"), "--scale", "smoke", "--out", str(tmp_path / "bad")]) == 2
+    assert "source 0 is not one of its 1 predecessors 1..1" in capsys.readouterr().err and not (tmp_path / "bad").exists()
 
 
 def test_bad_training_input_is_one_line_before_anything_is_written(tmp_path, capsys):

@@ -15,7 +15,8 @@ three stages of chained nodes at C, 2C and 4C channels, a head.
   ``Stage.forward``); a final network sums its chosen ops.
 - **Head**: a separable convolution to 16C channels, ReLU, global average pooling, a linear layer.
 
-:func:`madds` counts multiply-adds with ``torch.utils.flop_counter`` (a multiply-add is two FLOPs).
+:func:`madds` counts multiply-adds with ``torch.utils.flop_counter`` (a multiply-add is two FLOPs);
+:class:`MaddsTable` gives any architecture's count without building it.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from collections.abc import Sequence
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
+from bench_toolkit.nn.cost import count_flops
 from bench_toolkit.nn.darts_ops import DilConv, SepConv
 from bench_toolkit.nn.supernet import ArchitectureParameters, Mixing
 from bench_toolkit.spaces import lchain
@@ -174,23 +175,18 @@ class LChainNetwork(_Body):
             rows = [(source, node, (op,)) for node, pairs in enumerate(stage, start=1) for op, source in pairs]
             self.stages.append(LChainStage(len(stage) + 1, rows, channels * WIDTHS[max(k - 1, 0)], channels * WIDTHS[k], k == 0))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """The logits (and no auxiliary logits, as the trainer's networks return them)."""
         x = self.stem(x)
         for stage in self.stages:
             x = stage(x)
-        return self.classify(x)
+        return self.classify(x), None
 
 
 def madds(model: nn.Module, resolution: int) -> int:
     """Multiply-adds of one forward pass of ``model`` on a 3-channel ``resolution`` x ``resolution``
-    image, counted by ``torch.utils.flop_counter`` (convolutions and the linear layer; FLOPs / 2)."""
-    was_training = model.training
-    model.eval()
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(torch.zeros(1, 3, resolution, resolution))
-    model.train(was_training)
-    return counter.get_total_flops() // 2
+    image (:func:`~bench_toolkit.nn.cost.count_flops` / 2: convolutions and the linear layer)."""
+    return count_flops(model, torch.zeros(1, 3, resolution, resolution)) // 2
 
 
 class MaddsTable:

@@ -32,6 +32,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
+import numpy as np
+
 from bench_toolkit.errors import BenchToolkitError
 
 IMAGENET_STAGES: tuple[int, ...] = (18, 20, 18)
@@ -86,6 +88,15 @@ def sub_supernet(n: int, L: int, group: int) -> list[Connection]:
     if not 0 <= group < L:
         raise ValueError(f"group must be in 0..{L - 1}, got {group}")
     return [(a, b) for a, b in connections(n, L) if b - a == 1 or group_of(b, L) == group]
+
+
+def interleaving_additions(n: int, L: int, group: int, count: int) -> list[Connection]:
+    """``count`` connections outside sub-supernet ``group`` that each interleave with one of its
+    connections -- the shortest first, then by target -- for IF-NAS Table 5 (sub-supernets with 1-3
+    interleaved connections allowed)."""
+    inside = sub_supernet(n, L, group)
+    outside = sorted((c for c in connections(n, L) if c not in inside), key=lambda c: (c[1] - c[0], c[1], c[0]))
+    return [c for c in outside if any(interleaved(c, d) for d in inside)][:count]
 
 
 def stage_connections(stages: Sequence[int], L: int) -> list[list[Connection]]:
@@ -211,4 +222,32 @@ def arch_from_rows(stages: Sequence[int], L: int, alive: Sequence[Sequence[bool]
             else:
                 next(rows)
         arch_stages.append(tuple(tuple(pairs) for pairs in nodes))
+    return LChainArch(L, tuple(arch_stages)).used()
+
+
+def one_input_per_node(stages: Sequence[int], L: int, alive: np.ndarray, connection_weights: np.ndarray,
+                       op_weights: np.ndarray) -> LChainArch:
+    """Each node keeps one input: its live connection of largest weight, through its live op of
+    largest weight (IF-NAS Table 3: architectures derived without a multiply-add bound). Nodes
+    without a live connection (pruned away) stay absent."""
+    return _one_per_node(stages, L, lambda rows: max((r for r in rows if alive[r].any()), default=None,
+                                                     key=lambda r: connection_weights[r]),
+                         lambda r: max((o for o in range(len(OPS)) if alive[r, o]), key=lambda o: op_weights[r, o]))
+
+
+def random_one_input(stages: Sequence[int], L: int, rng: np.random.Generator) -> LChainArch:
+    """Each node keeps one input drawn uniformly from its predecessors, with an op drawn uniformly
+    (IF-NAS Table 3's random baseline)."""
+    return _one_per_node(stages, L, lambda rows: rows[int(rng.integers(len(rows)))], lambda r: int(rng.integers(len(OPS))))
+
+
+def _one_per_node(stages: Sequence[int], L: int, pick_row, pick_op) -> LChainArch:
+    rows = [(k, a, b) for k, links in enumerate(stage_connections(stages, L)) for a, b in links]
+    arch_stages = []
+    for k, n in enumerate(stages):
+        nodes = []
+        for node in range(1, n):
+            r = pick_row([i for i, (s, _, b) in enumerate(rows) if (s, b) == (k, node)])
+            nodes.append(() if r is None else ((OPS[pick_op(r)], rows[r][1]),))
+        arch_stages.append(tuple(nodes))
     return LChainArch(L, tuple(arch_stages)).used()

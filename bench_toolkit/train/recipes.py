@@ -10,6 +10,14 @@
   ``128 N`` at lr ``0.1 N`` (``--set batch_size=... --set lr=...``).
 - ``nb201`` (NB201 App. B): TinyNetwork, N = 5 cells per stage at C = 16, 200 epochs, batch 256,
   SGD lr 0.1 cosine to 0, Nesterov momentum 0.9, weight decay 5e-4, no clipping.
+- ``lchain-imagenet`` (IF-NAS Sec. 4.1, following PC-DARTS): an L-chain network with the ImageNet
+  stem at C = 64 (the reference ``model.py``), 250 epochs, batch 1024, SGD lr 0.5 cosine to 0,
+  momentum 0.9, weight decay 3e-5, label smoothing 0.1. Not done here: the auxiliary loss and the 5
+  warm-up epochs of the learning rate (the network has no auxiliary head).
+- ``lchain-cifar``: an L-chain network with the CIFAR stem at C = 36, DARTS's CIFAR settings
+  (600 epochs, batch 96, lr 0.025 cosine, weight decay 3e-4, clipping 5, cutout 16; no
+  drop-path or auxiliary head). The paper trains on ImageNet only; this is the CIFAR variant.
+  ``layers`` does not apply to either: the architecture gives the depth.
 
 The learning rate follows its schedule per epoch. A scale changes sizes only (images per class,
 resolution, width, depth, batch), never epochs or schedules.
@@ -25,7 +33,7 @@ from bench_toolkit.errors import BenchToolkitError
 
 @dataclass(frozen=True)
 class Recipe:
-    network: str  # "cifar", "imagenet" (DARTS genotypes) or "nb201" (NB201 cells)
+    network: str  # "cifar", "imagenet" (DARTS genotypes), "nb201" (NB201 cells), "lchain-cifar", "lchain-imagenet"
     epochs: int
     batch_size: int
     lr: float
@@ -66,16 +74,22 @@ RECIPES: dict[str, Recipe] = {
     "darts-imagenet": Recipe("imagenet", 250, 128, 0.1, "exponential", 3e-5, grad_clip=5.0, auxiliary_weight=0.4,
                              label_smoothing=0.1, channels=48, layers=14),
     "nb201": Recipe("nb201", 200, 256, 0.1, "cosine", 5e-4, nesterov=True, channels=16, layers=5),
+    "lchain-imagenet": Recipe("lchain-imagenet", 250, 1024, 0.5, "cosine", 3e-5, label_smoothing=0.1, channels=64),
+    "lchain-cifar": Recipe("lchain-cifar", 600, 96, 0.025, "cosine", 3e-4, grad_clip=5.0, cutout=16, channels=36),
 }
 
 TRAIN_SCALES: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {"cifar": {"images_per_class": 16, "resolution": 16, "channels": 4, "layers": 5, "batch_size": 16},
               "imagenet": {"images_per_class": 4, "resolution": 64, "channels": 8, "layers": 5, "batch_size": 8},
-              "nb201": {"images_per_class": 16, "resolution": 16, "channels": 4, "layers": 1, "batch_size": 16}},
+              "nb201": {"images_per_class": 16, "resolution": 16, "channels": 4, "layers": 1, "batch_size": 16},
+              "lchain-cifar": {"images_per_class": 16, "resolution": 16, "channels": 4, "batch_size": 16},
+              "lchain-imagenet": {"images_per_class": 4, "resolution": 64, "channels": 8, "batch_size": 8}},
     "mini": {"cifar": {"images_per_class": 1000, "resolution": 16, "channels": 16, "layers": 8, "batch_size": 64},
              "imagenet": {"images_per_class": 100, "resolution": 112, "channels": 24, "layers": 8, "batch_size": 64},
-             "nb201": {"images_per_class": 1000, "resolution": 16, "channels": 8, "layers": 1, "batch_size": 64}},
-    "paper": {"cifar": {}, "imagenet": {}, "nb201": {}},
+             "nb201": {"images_per_class": 1000, "resolution": 16, "channels": 8, "layers": 1, "batch_size": 64},
+             "lchain-cifar": {"images_per_class": 1000, "resolution": 16, "channels": 16, "batch_size": 64},
+             "lchain-imagenet": {"images_per_class": 100, "resolution": 112, "channels": 24, "batch_size": 64}},
+    "paper": {"cifar": {}, "imagenet": {}, "nb201": {}, "lchain-cifar": {}, "lchain-imagenet": {}},
 }
 """Sizes per scale and network: ``smoke`` for tests (seconds), ``mini`` for CPU studies (the
 search studies' data sizes), ``paper`` the recipe itself."""

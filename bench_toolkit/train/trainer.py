@@ -38,6 +38,7 @@ from bench_toolkit.data.images import ImageSet, balanced_halves
 from bench_toolkit.data.readers import DEFAULT_DATA, read_data
 from bench_toolkit.devices import checked_device
 from bench_toolkit.errors import BenchToolkitError
+from bench_toolkit.nn.cost import count_flops
 from bench_toolkit.fileio import (
     lock_run_directory, output_directory, remove_stray_temporaries, unlock_run_directory, write_atomic, write_json,
     write_table,
@@ -48,12 +49,16 @@ EVAL_BATCH = 512
 
 
 def parse_arch(arch: str, recipe: Recipe) -> Any:
-    """The architecture the recipe's network is built from, checked: an NB201 cell (op tuple) or a
-    DARTS genotype (published name or text); a malformed one is one line."""
+    """The architecture the recipe's network is built from, checked: an NB201 cell (op tuple), a
+    DARTS genotype (published name or text) or an L-chain architecture; a malformed one is one line."""
     if recipe.network == "nb201":
         from bench_toolkit.spaces import nb201
 
         return nb201.as_arch(arch)
+    if recipe.network.startswith("lchain"):
+        from bench_toolkit.spaces import lchain
+
+        return lchain.parse_arch(arch)
     from bench_toolkit.spaces.darts import get_genotype
 
     return get_genotype(arch)
@@ -61,12 +66,16 @@ def parse_arch(arch: str, recipe: Recipe) -> Any:
 
 def build_network(arch: str, recipe: Recipe, num_classes: int) -> nn.Module:
     """The network the recipe trains: NB201 cell string -> TinyNetwork; genotype (name or text) ->
-    NetworkCIFAR or NetworkImageNet."""
+    NetworkCIFAR or NetworkImageNet; L-chain architecture -> LChainNetwork (CIFAR or ImageNet stem)."""
     parsed = parse_arch(arch, recipe)
     if recipe.network == "nb201":
         from bench_toolkit.nn.nb201_network import TinyNetwork
 
         return TinyNetwork(parsed, num_classes, recipe.channels, recipe.layers)
+    if recipe.network.startswith("lchain"):
+        from bench_toolkit.nn.lchain_network import LChainNetwork
+
+        return LChainNetwork(parsed, recipe.channels, num_classes, recipe.network.removeprefix("lchain-"))
     from bench_toolkit.nn.darts_network import NetworkCIFAR, NetworkImageNet
 
     network = NetworkCIFAR if recipe.network == "cifar" else NetworkImageNet
@@ -229,16 +238,8 @@ class FinalTraining:
     def cost(self) -> dict[str, float]:
         """Parameters (millions, without the auxiliary head), FLOPs and multiply-adds (millions)
         of one test-size image, counted by ``torch.utils.flop_counter`` (a multiply-add is 2 FLOPs)."""
-        from torch.utils.flop_counter import FlopCounterMode
-
         params = sum(p.numel() for name, p in self.model.named_parameters() if not name.startswith("auxiliary_head"))
-        was_training = self.model.training
-        self.model.eval()
-        counter = FlopCounterMode(display=False)
-        with counter, torch.no_grad():
-            self.model(self._on_device(self.test.test_batch(torch.arange(1))))
-        self.model.train(was_training)
-        flops = counter.get_total_flops()
+        flops = count_flops(self.model, self._on_device(self.test.test_batch(torch.arange(1))))
         return {"params_M": params / 1e6, "flops_M": flops / 1e6, "madds_M": flops / 2e6}
 
     def state_dict(self) -> dict[str, Any]:
@@ -260,7 +261,7 @@ def read_splits(data: str, test_data: str | None, recipe: Recipe, seed: int) -> 
     """The training images and the test images: ``test_data`` where given, else the data source's
     own test split (the embedded digits: two halves, smoke scale only). The ImageNet recipe reads
     an image folder in the ImageNet layout as it goes (:class:`StreamedImages`, ``val/`` as test)."""
-    if recipe.network == "imagenet" and data.startswith("imagefolder:"):
+    if recipe.network in ("imagenet", "lchain-imagenet") and data.startswith("imagefolder:"):
         from bench_toolkit.data.streaming import StreamedImages
 
         size, threads = recipe.resolution or 224, max(1, torch.get_num_threads())

@@ -153,6 +153,7 @@ class SearchConfig:
     if_threshold: float = 0.01  # prune below this sigmoid weight (paper 0.01; reference 0.1)
     if_madds_bound: float = 0.0  # stop pruning (and searching) at this many million multiply-adds (0: no bound)
     if_gradual_prune: bool = True  # False: prune only after the last epoch, to the bound (DARTS in the space)
+    if_interleaved: int = 0  # interleaved connections added to each sub-supernet (IF-NAS Table 5: 1-3)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

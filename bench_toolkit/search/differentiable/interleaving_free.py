@@ -23,6 +23,13 @@ regulariser and pruning to a multiply-add bound, as one mixing policy of the sea
   as above.) It differs from the paper's description; both are offered.
 - ``none``: the whole supernet at every step ("w/o IF", IF-NAS Table 4; DARTS in the space).
 
+``interleaved`` = k > 0 adds to each sub-supernet k connections that interleave with it
+(:func:`~bench_toolkit.spaces.lchain.interleaving_additions`, per stage), trained with its group:
+IF-NAS Table 5's 1-3 interleaved connections.
+
+Each epoch's history row also holds ``arch_one_input``, the architecture keeping one input per
+node (the strongest live connection and op; Table 3), and its depth.
+
 **Schedule** (Sec. 4.1): weights alone for ``warmup_epochs`` (paper: 20), then beta, then alpha
 from ``alpha_delay`` epochs later (paper: 10); the architecture by SGD.
 
@@ -70,7 +77,8 @@ class InterleavingFree(MixingPolicy):
     def __init__(self, stages: Sequence[int], L: int, sampling: str = "interleaving-free", step_iterations: int = 100,
                  warmup_epochs: int = 20, alpha_delay: int = 10, mu1: float = 1 / 40, mu2: float = 1 / 30,
                  mu_start: int = 35, mu_ramp: int = 60, threshold: float = 0.01, madds_bound: float = 0.0,
-                 gradual: bool = True, epochs: int = 100, channels: int = 16, stem: str = "cifar"):
+                 gradual: bool = True, epochs: int = 100, channels: int = 16, stem: str = "cifar",
+                 interleaved: int = 0):
         if sampling not in IF_SAMPLINGS:
             raise ValueError(f"if_sampling must be one of {', '.join(IF_SAMPLINGS)}, got {sampling!r}")
         self.stages, self.L, self.sampling, self.step_iterations = tuple(stages), L, sampling, step_iterations
@@ -80,6 +88,10 @@ class InterleavingFree(MixingPolicy):
         self.channels, self.stem = channels, stem
         links = [(k, a, b) for k, stage in enumerate(lchain.stage_connections(stages, L)) for a, b in stage]
         self.links = links
+        row_of = {link: r for r, link in enumerate(links)}
+        groups = L + 1 if sampling == "reference" else L
+        self.additions = [[row_of[(k, a, b)] for k, n in enumerate(stages) for a, b in lchain.interleaving_additions(
+            n, L, group, interleaved)] for group in range(groups)] if interleaved and sampling == "interleaving-free" else None
         self.alive = np.ones((len(links), len(lchain.OPS)), dtype=bool)
         self.node_rows = [[r for r, (k, _, b) in enumerate(links) if (k, b) == (stage, node)]
                           for stage, n in enumerate(stages) for node in range(1, n)]
@@ -118,6 +130,8 @@ class InterleavingFree(MixingPolicy):
         if phase is None or phase == -1:
             return everything, everything
         grouped = np.array([self._group(b) == phase for _, _, b in self.links])
+        if self.additions is not None:
+            grouped[self.additions[phase]] = True
         return grouped | self._backbone(), grouped
 
     def _backbone(self) -> np.ndarray:
@@ -239,7 +253,12 @@ class InterleavingFree(MixingPolicy):
 
     def columns(self, epoch: int) -> dict[str, Any]:
         arch = self.arch()
+        with torch.no_grad():
+            g_beta = self.model.beta.sigmoid().cpu().numpy()
+            g_alpha = self.model.alpha.sigmoid().cpu().numpy()
+        one_input = lchain.one_input_per_node(self.stages, self.L, self.alive, g_beta, g_alpha)
         return {"madds_m": self.retained_madds, "depth": arch.depth(),
+                "arch_one_input": str(one_input), "depth_one_input": one_input.depth(),
                 "live_connections": sum(len(links) for links in arch.links()),
                 "live_ops": int(sum(len(pairs) for stage in arch.stages for pairs in stage)),
                 "interleaved_pairs": arch.interleaved_pairs(),
