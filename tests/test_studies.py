@@ -112,3 +112,33 @@ def test_training_fidelity_picks_cells_across_the_table_and_reports_tau(tmp_path
     assert done.returncode == 0, done.stderr[-2000:]
     table = pd.read_csv(tmp_path / "out" / "smoke-digits" / "fidelity.csv")  # digits: never beside real-data results
     assert len(table) == 3 and table["our_top1"].between(0, 100).all() and "Kendall tau" in done.stdout
+
+
+def test_if_nas_study_tables_read_depths_from_the_runs(tmp_path):
+    """The IF-NAS study's Table 4/5 rows: each seed's last depth equals its final architecture's
+    depth; the mini bound is 1.15 times the plain chain's multiply-adds."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "studies" / "if_nas"))
+    import experiments as if_nas
+
+    from bench_toolkit.nn.lchain_network import MaddsTable
+    from bench_toolkit.spaces import lchain
+
+    settings = {"images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16, "epochs": 3, "warmup_epochs": 1,
+                "if_alpha_delay": 1, "if_step_iterations": 1, "if_threshold": 0.5}
+    for name, extra in (("with", {}), ("without", {"if_sampling": "none"})):
+        config = config_for("smoke", get_method("if-nas").defaults, {**settings, **extra})
+        run_supernet_search("if-nas", config, "digits", None, [0, 1], tmp_path / name)
+    finals = if_nas.final_architectures({"w/ IF": tmp_path / "with", "w/o IF": tmp_path / "without"})
+    for _, row in finals.iterrows():
+        final = json.loads((tmp_path / ("with" if row["run"] == "w/ IF" else "without") / "final.json").read_text())
+        arch = next(s["arch"] for s in final["per_seed"] if s["seed"] == row["seed"])
+        assert row["depth"] == lchain.parse_arch(arch).depth() and row["epoch"] == 3
+    table = if_nas.summary(finals, "depth", if_nas.PAPER_TABLE4)
+    assert dict(zip(table["search"], table["the paper"])) == {"w/ IF": "43 ± 3", "w/o IF": "22.5 ± 2.0"}
+    bound = if_nas._scale_settings(Namespace(scale="smoke"))["if_madds_bound"]
+    config = config_for("smoke", get_method("if-nas").defaults, {})
+    chain = lchain.LChainArch(config.L, tuple(tuple((("sep_conv_3x3", n - 1),) for n in range(1, k)) for k in config.stage_nodes))
+    table = MaddsTable(config.stage_nodes, config.L, config.channels, 10, "cifar", config.resolution)
+    assert bound == pytest.approx(1.15 * table(chain) / 1e6, abs=1e-4)

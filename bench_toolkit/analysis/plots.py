@@ -114,7 +114,7 @@ def anytime_plot(history: pd.DataFrame, out: str | Path, x: str = "queries", tit
     return save_figure(fig, out)
 
 
-EPOCH_KINDS = ("magnitude", "entropy", "accuracy")
+EPOCH_KINDS = ("magnitude", "entropy", "accuracy", "depth")
 """Per-epoch figures of differentiable-search runs (the papers' figure types)."""
 
 
@@ -124,7 +124,8 @@ def epoch_curves(history: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, str, s
 
     magnitude: operation magnitude m(t, o) per op (degradation paper Eq. 11, Fig. 3d);
     entropy: mean normalised cell entropy (ASAP Fig. 7);
-    accuracy: benchmark test accuracy of the cell derived each epoch (degradation paper Fig. 2).
+    accuracy: benchmark test accuracy of the cell derived each epoch (degradation paper Fig. 2);
+    depth: the longest path of IF-NAS's retained network, summed over the stages (IF-NAS Table 4).
     """
     if kind not in EPOCH_KINDS:
         raise BenchToolkitError(f"unknown figure kind '{kind}'; choose one of: anytime, {', '.join(EPOCH_KINDS)}")
@@ -138,6 +139,10 @@ def epoch_curves(history: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, str, s
         return long, "operation magnitude m(t, o)", "op"
     if kind == "entropy":
         return history[keys].assign(value=history["entropy"]), "normalised cell entropy", None
+    if kind == "depth":
+        if "depth" not in history.columns:
+            raise BenchToolkitError("'depth' figures need IF-NAS runs (--algo if-nas records the retained network's depth)")
+        return history[keys].assign(value=history["depth"]), "depth of the retained network (connections)", None
     tests = [c for c in history.columns if c.endswith(".test_acc")]
     if not tests:
         raise BenchToolkitError("these runs recorded no benchmark answers; rerun with --benchmark SPEC")

@@ -1,0 +1,116 @@
+"""Each experiment of IF-NAS (Tian et al., "Exploring Complicated Search Spaces with
+Interleaving-Free Sampling") as a function of the parsed study arguments; the ``table*.py``
+scripts beside this file call one each.
+
+The searches share their run directories: IF-NAS (``if-nas``) serves Tables 3, 4 and 5, "w/o IF"
+(``if_sampling=none``, the same settings otherwise) Tables 3 and 4, and 1-3 added interleaved
+connections (``if_interleaved``) Table 5. At ``mini`` the multiply-add bound is 1.15 times the
+plain chain's (every node one sep_conv_3x3 from its predecessor), the paper's ratio of its 600M
+mobile bound to its 520M chain (Sec. 3.3); at ``paper`` it is 600M on 224 x 224 images with the
+ImageNet stem.
+
+What mini tests is the search side of each claim -- the depth and the interleaving of what each
+search keeps. The paper's accuracies come from training every found network for 100-250 ImageNet
+epochs (``bench-toolkit train ARCH --recipe lchain-imagenet``), which the CPU studies do not do.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench_toolkit.nn.lchain_network import MaddsTable
+from bench_toolkit.search.differentiable import config_for, get_method
+from bench_toolkit.spaces import darts, lchain
+from bench_toolkit.study import StudyRun, complete, curve_figure, figure_dir, labelled_history, method_run, write_outputs
+
+PAPER_COUNTS = {"DARTS": "1.1e+18", "4-chain": "1.8e+116", "6-chain": "7.5e+163", "8-chain": "1.6e+204"}
+PAPER_TABLE4 = {"w/o IF": "22.5 ± 2.0", "w/ IF": "43 ± 3"}  # depth, IF-NAS Table 4 (ImageNet, 4 searches each)
+PAPER_TABLE5 = {0: "41.5 ± 2.5", 1: "26.0 ± 3.0", 2: "24.5 ± 2.5", 3: "24.0 ± 3.0"}  # depth by interleaved connections
+
+
+def _scale_settings(args: argparse.Namespace) -> dict:
+    """The multiply-add bound (and stem, image size) of the scale (module docstring)."""
+    if args.scale == "paper":
+        return {"stem": "imagenet", "resolution": 224, "if_madds_bound": 600.0}
+    config = config_for(args.scale, get_method("if-nas").defaults, {})
+    chain = lchain.LChainArch(config.L, tuple(tuple((("sep_conv_3x3", node - 1),) for node in range(1, n))
+                                              for n in config.stage_nodes))
+    table = MaddsTable(config.stage_nodes, config.L, config.channels, 10, config.stem, config.resolution or 32)
+    return {"if_madds_bound": round(1.15 * table(chain) / 1e6, 4)}
+
+
+def runs(args: argparse.Namespace, labels: list[str]) -> dict[str, StudyRun]:
+    base = _scale_settings(args)
+    every = {"w/ IF": method_run("if-nas", base, "if-nas"),
+             "w/o IF": method_run("if-nas", {**base, "if_sampling": "none"}, "if-nas-without-if"),
+             **{f"IC {k}": method_run("if-nas", {**base, "if_interleaved": k}, f"if-nas-ic{k}") for k in (1, 2, 3)}}
+    return {label: every[label] for label in labels}
+
+
+def _out(args: argparse.Namespace) -> Path:
+    return figure_dir(args)
+
+
+def table1(args: argparse.Namespace) -> None:
+    """Table 1: the number of architectures of the DARTS space and the 4-, 6-, 8-chain spaces."""
+    ours = {"DARTS": darts.count_genotypes(), **{f"{L}-chain": lchain.count_architectures(L) for L in (4, 6, 8)}}
+    table = pd.DataFrame([{"space": name, "the paper": PAPER_COUNTS[name], "ours": f"{count:.1e}",
+                           "ours (exact digits)": len(str(count))} for name, count in ours.items()])
+    write_outputs(Path(args.out_dir), "table1_counts", table)  # no data involved: one table for every scale
+
+
+def final_architectures(run_dirs: dict[str, Path]) -> pd.DataFrame:
+    """Per run and seed the retained architecture's depth, multiply-adds, connections and
+    interleaved pairs, and the depth of the one-input-per-node architecture, at the last epoch."""
+    history = labelled_history(run_dirs)
+    last = history.sort_values("epoch").groupby(["run", "seed"]).tail(1)
+    return last[["run", "seed", "epoch", "depth", "madds_m", "live_connections", "interleaved_pairs",
+                 "depth_one_input"]].sort_values(["run", "seed"]).reset_index(drop=True)
+
+
+def _mean_std(values: pd.Series) -> str:
+    return f"{values.mean():.1f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.1f}"
+
+
+def summary(finals: pd.DataFrame, column: str, paper: dict) -> pd.DataFrame:
+    rows = []
+    for run, group in finals.groupby("run", sort=False):
+        rows.append({"search": run, "the paper": paper.get(run, "—"), f"{column} (mini)": _mean_std(group[column]),
+                     "per seed": ", ".join(str(int(v)) for v in group[column]),
+                     "interleaved pairs kept": _mean_std(group["interleaved_pairs"]),
+                     "MAdds (M)": f"{group['madds_m'].mean():.3f}"})
+    return pd.DataFrame(rows)
+
+
+def table3(args: argparse.Namespace) -> None:
+    """Table 3: one input per node -- random vs w/o IF vs IF-NAS (depth of the architectures)."""
+    run_dirs = complete(args, runs(args, ["w/ IF", "w/o IF"]))
+    finals = final_architectures(run_dirs)
+    config = config_for(args.scale, get_method("if-nas").defaults, {})
+    rng = np.random.default_rng(0)
+    random_depths = pd.Series([lchain.random_one_input(config.stage_nodes, config.L, rng).depth() for _ in range(100)])
+    rows = [{"search": "random (100 draws)", "depth": _mean_std(random_depths)}]
+    rows += [{"search": run, "depth": _mean_std(group["depth_one_input"]),
+              "per seed": ", ".join(str(int(v)) for v in group["depth_one_input"])}
+             for run, group in finals.groupby("run", sort=False)]
+    write_outputs(_out(args), "table3_one_input", pd.DataFrame(rows))
+
+
+def table4(args: argparse.Namespace) -> None:
+    """Table 4: w/ and w/o interleaving-free sampling -- depth of the retained networks."""
+    run_dirs = complete(args, runs(args, ["w/o IF", "w/ IF"]))
+    curve_figure(run_dirs, "depth", _out(args) / "table4_depth.png", "IF-NAS Table 4")
+    write_outputs(_out(args), "table4_if_sampling", summary(final_architectures(run_dirs), "depth", PAPER_TABLE4))
+
+
+def table5(args: argparse.Namespace) -> None:
+    """Table 5: 0-3 interleaved connections allowed in each sub-supernet -- depth."""
+    run_dirs = complete(args, runs(args, ["w/ IF", "IC 1", "IC 2", "IC 3"]))
+    paper = {"w/ IF": PAPER_TABLE5[0], **{f"IC {k}": PAPER_TABLE5[k] for k in (1, 2, 3)}}
+    curve_figure(run_dirs, "depth", _out(args) / "table5_depth.png", "IF-NAS Table 5")
+    write_outputs(_out(args), "table5_interleaved", summary(final_architectures(run_dirs), "depth", paper))
+
