@@ -28,8 +28,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _parse_setting(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
-    if not sep or not key:
-        raise BenchToolkitError(f"--set expects key=value, got '{text}'")
+    if not sep or not key:  # argparse reports a type function's ArgumentTypeError as one line
+        raise argparse.ArgumentTypeError(f"expects KEY=VALUE (e.g. --set a_lr=0.001), got '{text}'")
     try:
         return key, json.loads(raw)
     except json.JSONDecodeError:
@@ -60,7 +60,9 @@ _DIFFERENTIABLE_ONLY = {"--epochs": "epochs", "--data": "data", "--scale": "scal
                         "--stop": "stop", "--stop-op": "stop_op", "--precision": "precision", "--device": "device"}
 _RUN_SETTINGS = {"--algo": "algo", "--out": "out", "--set": "set", "--benchmark": "benchmark", "--seeds": "seeds",
                  "--space": "space", **_BLACKBOX_ONLY, **{k: v for k, v in _DIFFERENTIABLE_ONLY.items() if k != "--device"}}
-_SEARCH_DEFAULTS = {"data": "digits", "scale": "paper", "device": "cpu", "stop_op": "nor_conv_3x3", "set": [], "seeds": 1}
+_SEARCH_DEFAULTS = {"device": "cpu", "stop_op": "nor_conv_3x3", "set": [], "seeds": 1}
+"""Search flags whose default is not None (--data and --scale default to None and are filled in by
+the differentiable search, so that giving the default value explicitly is still seen as given)."""
 
 
 def _refuse_given(args: argparse.Namespace, flags: dict[str, str], why: str) -> None:
@@ -127,6 +129,7 @@ def _search_differentiable(args: argparse.Namespace) -> None:
     import json
     from pathlib import Path
 
+    from bench_toolkit.data.readers import DEFAULT_DATA
     from bench_toolkit.executors import executor_from_args
     from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
     from bench_toolkit.search.differentiable.presets import get_preset
@@ -152,17 +155,18 @@ def _search_differentiable(args: argparse.Namespace) -> None:
             settings["epochs"] = args.epochs
         if args.precision is not None:
             settings["precision"] = args.precision
-        config = config_for(args.scale, get_method(args.algo).defaults, settings)
+        data, scale = args.data or DEFAULT_DATA, args.scale or "paper"
+        config = config_for(scale, get_method(args.algo).defaults, settings)
         if args.algo == "pdarts":
             from bench_toolkit.search.differentiable.progressive import run_pdarts
 
-            return _print_pdarts(run_pdarts(config, args.data, list(range(args.seeds)), out, args.device, args.threads),
+            return _print_pdarts(run_pdarts(config, data, list(range(args.seeds)), out, args.device, args.threads),
                                  args.out)
         stop = {"criterion": args.stop, "op": args.stop_op} if args.stop else None
         # the embedded benchmark answers where the space has one (NB201); the DARTS space has none
         benchmark = args.benchmark or (DEFAULT_BENCHMARK if get_supernet_space(config.space).has_benchmark else None)
-        run_supernet_search(args.algo, config, args.data, benchmark,
-                            list(range(args.seeds)), out, scale=args.scale, device=args.device, stop=stop,
+        run_supernet_search(args.algo, config, data, benchmark,
+                            list(range(args.seeds)), out, scale=scale, device=args.device, stop=stop,
                             executor=executor, threads=args.threads)
     final = json.loads((out / "final.json").read_text())
     seeds = len(final["per_seed"])
@@ -331,10 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     blackbox.add_argument("--report-dataset", help="dataset whose test_acc is reported (default: cifar10)")
     blackbox.add_argument("--report-epochs", type=int, help="epochs of the reported test_acc (default: 200 where recorded)")
     supernet = s.add_argument_group("differentiable search (darts-v1, darts-v2, gdas, asap, prune-*)")
-    supernet.add_argument("--data", default="digits",
-                          help="data SPEC: digits (embedded, smoke scale), cifar10:PATH, cifar100:PATH, imagefolder:PATH")
+    supernet.add_argument("--data", help="data SPEC: digits (embedded, smoke scale; the default), cifar10:PATH, "
+                                         "cifar100:PATH, imagefolder:PATH")
     supernet.add_argument("--epochs", type=int, help="search epochs (default: 50; GDAS 250)")
-    supernet.add_argument("--scale", default="paper",
+    supernet.add_argument("--scale",
                           help="sizes only: smoke (tests), mini (CPU studies: 1,000 images per class, 16x16, C=8, "
                                "one cell per stage), paper (default)")
     supernet.add_argument("--resume", metavar="DIR", help="continue the killed run in DIR with its own settings")
@@ -397,6 +401,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _close_progress_bars() -> None:
+    """Close the progress bars still drawn, so that a message starts on a line of its own instead
+    of being glued to a bar."""
+    from tqdm import tqdm
+
+    for bar in list(getattr(tqdm, "_instances", ())):
+        bar.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = None
@@ -404,9 +417,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         args.func(args)
     except BenchToolkitError as err:
+        _close_progress_bars()
         print(f"bench-toolkit: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _close_progress_bars()
         out = getattr(args, "resume", None) or getattr(args, "out", None)
         resumable = getattr(args, "command", None) in ("search", "train") and out and (Path(out) / "config.json").exists()
         hint = f"; continue it with: bench-toolkit {args.command} --resume {out}" if resumable else ""

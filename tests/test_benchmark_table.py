@@ -54,6 +54,18 @@ def _small_table(path, archs, **columns):
     return write_table(path, frame)
 
 
+def test_a_partial_table_reports_its_coverage_at_load(tmp_path, nb201_csv, capsys):
+    source = _small_table(tmp_path / "three.csv", [nb201.from_index(i) for i in (0, 17, 15624)],
+                          **{"cifar10.test_acc": [10.0, 50.0, 90.0]})
+    bench = load_benchmark(f"table:{source}", cache_dir=tmp_path / "cache")
+    note = capsys.readouterr().err.strip().splitlines()
+    assert note == [f"bench-toolkit: note: benchmark 'table:{source}' covers 3 of the 15,625 NB201 cells; "
+                    "querying any other cell is an error"]
+    assert bench.cells == 3
+    load_benchmark(f"table:{nb201_csv}")
+    assert capsys.readouterr().err == ""  # the whole space: nothing to report
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_table_command_output_loads_back_unchanged(tmp_path, suffix):
     archs = [nb201.from_index(i) for i in (0, 17, 15624)]

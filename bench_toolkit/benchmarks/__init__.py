@@ -6,6 +6,7 @@ source is converted once into a parquet cache (:mod:`bench_toolkit.benchmarks.ca
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from bench_toolkit.benchmarks import analog, nats_tss, nb201_pth, table
 from bench_toolkit.benchmarks.base import DATASETS, MEAN_SEED, METRICS, Benchmark
 from bench_toolkit.benchmarks.cache import cached_records
 from bench_toolkit.errors import BenchToolkitError
+from bench_toolkit.spaces import nb201
 
 DEFAULT_SPEC = "analog"
 
@@ -30,7 +32,8 @@ _SPEC_HELP = "use 'analog', 'nb201:PATH', 'nats-tss:PATH' or 'table:PATH' ('anal
 
 
 def load_benchmark(spec: str = DEFAULT_SPEC, cache_dir: Path | None = None) -> Benchmark:
-    """Open the benchmark named by ``spec``, converting its source on first use."""
+    """Open the benchmark named by ``spec``, converting its source on first use. A source that
+    covers only part of the space says so on stderr, with its coverage."""
     if not isinstance(spec, str):
         raise BenchToolkitError(f"a benchmark spec is a string, got {spec!r}; {_SPEC_HELP}")
     if spec == "analog":
@@ -44,7 +47,11 @@ def load_benchmark(spec: str = DEFAULT_SPEC, cache_dir: Path | None = None) -> B
         source = Path(path).expanduser()
         if not source.exists():
             raise BenchToolkitError(f"benchmark source '{source}' does not exist; check the path in '{spec}'")
-    return Benchmark(spec, cached_records(kind, source, lambda: BACKENDS[kind](source), cache_dir))
+    bench = Benchmark(spec, cached_records(kind, source, lambda: BACKENDS[kind](source), cache_dir))
+    if bench.cells < nb201.SIZE:  # reported once, at load, rather than as a surprise at some later query
+        print(f"bench-toolkit: note: benchmark '{spec}' covers {bench.cells:,} of the {nb201.SIZE:,} NB201 cells; "
+              "querying any other cell is an error", file=sys.stderr)
+    return bench
 
 
 __all__ = ["BACKENDS", "DATASETS", "DEFAULT_SPEC", "MEAN_SEED", "METRICS", "Benchmark", "load_benchmark"]

@@ -83,9 +83,13 @@ class Benchmark:
         self._tables: dict[tuple[str, int, int], np.ndarray] = {}
         self._metrics_of: dict[tuple[str, int], tuple[str, ...]] = {}
 
+    @property
+    def cells(self) -> int:
+        """How many cells of the space the source records."""
+        return int(self.records["code"].nunique())
+
     def __repr__(self) -> str:
-        cells = self.records["code"].nunique()
-        return f"Benchmark({self.name!r}, {cells} cells, datasets={list(self.datasets)}, epochs={list(self.epochs)})"
+        return f"Benchmark({self.name!r}, {self.cells} cells, datasets={list(self.datasets)}, epochs={list(self.epochs)})"
 
     @property
     def default_dataset(self) -> str:
