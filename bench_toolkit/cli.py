@@ -363,7 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("plot", help="draw a figure from run directories")
     p.add_argument("runs", nargs="+", help="run directories")
-    p.add_argument("--kind", default="anytime", help="anytime (black-box), magnitude, entropy, accuracy or depth (differentiable; depth: IF-NAS)")
+    p.add_argument("--kind", default="anytime", help="anytime (black-box), magnitude, entropy, accuracy, depth or edge_weight (differentiable; depth: IF-NAS)")
     p.add_argument("--x", default="queries", choices=["queries", "time"], help="anytime x-axis")
     p.add_argument("--out", required=True, help="image file (.png, .pdf, .svg)")
     p.set_defaults(func=cmd_plot)

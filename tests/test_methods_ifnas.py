@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from bench_toolkit.cli import main
+from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.data.batches import PairedBatches
 from bench_toolkit.data.images import ImageSet
 from bench_toolkit.nn.lchain_network import LChainStage, LChainSupernet
@@ -203,3 +204,22 @@ def test_one_input_per_node_keeps_the_strongest_and_random_draws_any():
     assert all(len(pairs) == 1 for stage in arch.stages for pairs in stage if pairs)
     draws = {lchain.random_one_input(stages, 2, np.random.default_rng(seed)).stages[0][2] for seed in range(40)}
     assert draws == {(("sep_conv_3x3", 1),), (("skip_connect", 1),), (("sep_conv_3x3", 2),), (("skip_connect", 2),)}
+
+
+def test_the_probe_trains_only_the_candidates_of_one_node_beside_the_chain():
+    # Fig. 1d: node 7 of stage 1 chooses among nodes 6, 4 and 1; (1, 4), (2, 6), (3, 7) added
+    stages = (10, 4, 4)
+    policy = InterleavingFree(stages, 6, "probe", warmup_epochs=1, channels=4,
+                              probe=(1, 7, (6, 4, 1), (1, 4, 2, 6, 3, 7)))
+    model = LChainSupernet(10, stages, 6, 4)
+    policy.bind(model, _data())
+    active, trained = policy.rows(policy.phase())
+    on = {(k + 1, a, b) for (k, a, b), flag in zip(policy.links, active) if flag}
+    chain = {(k + 1, n - 1, n) for k, n_nodes in enumerate(stages) for n in range(1, n_nodes)}
+    assert on == chain | {(1, 4, 7), (1, 1, 7), (1, 1, 4), (1, 2, 6), (1, 3, 7)}
+    assert {(k + 1, a, b) for (k, a, b), flag in zip(policy.links, trained) if flag} == {(1, 6, 7), (1, 4, 7), (1, 1, 7)}
+    model(torch.randn(2, 3, 8, 8), policy(model.alpha, torch.Generator(), 2)).sum().backward()
+    assert ((model.beta.grad != 0).numpy() == trained).all()
+    with pytest.raises(BenchToolkitError, match=r"\(0, 7\) in stage 1 is not a connection"):
+        config_for("smoke", get_method("if-nas").defaults, {"if_sampling": "probe", "L": 6, "stage_nodes": [10, 4, 4],
+                                                            "if_probe_sources": [6, 0]})

@@ -142,3 +142,26 @@ def test_if_nas_study_tables_read_depths_from_the_runs(tmp_path):
     chain = lchain.LChainArch(config.L, tuple(tuple((("sep_conv_3x3", n - 1),) for n in range(1, k)) for k in config.stage_nodes))
     table = MaddsTable(config.stage_nodes, config.L, config.channels, 10, "cifar", config.resolution)
     assert bound == pytest.approx(1.15 * table(chain) / 1e6, abs=1e-4)
+
+
+def test_if_nas_probe_curves_name_the_candidates_and_plot(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "studies" / "if_nas"))
+    import experiments as if_nas
+
+    from bench_toolkit.analysis import epoch_plot
+
+    run = if_nas.probe_runs()["(d) + (1,4), (2,6), (3,7)"]
+    settings = {**run.settings, "images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16, "epochs": 3,
+                "warmup_epochs": 1, "stage_nodes": (8, 3, 3)}
+    config = config_for("smoke", get_method("if-nas").defaults, settings)
+    run_supernet_search("if-nas", config, "digits", None, [0], tmp_path / "probe")
+    curves = if_nas.probe_curves({"(d)": tmp_path / "probe"})
+    weights = [c for c in curves.columns if c.startswith("edge_weight.")]
+    assert weights == ["edge_weight.pre-1", "edge_weight.pre-3", "edge_weight.pre-6"]
+    history = pd.read_parquet(tmp_path / "probe" / "history.parquet")
+    assert curves["edge_weight.pre-6"].tolist() == history["edge_weight.s1.1->7"].tolist()
+    untrained = history["edge_weight.s1.0->1"]  # a chain connection: computed, never trained
+    assert untrained.nunique() == 1
+    assert epoch_plot(curves, "edge_weight", tmp_path / "fig1.png", "Fig. 1").exists()

@@ -114,7 +114,7 @@ def anytime_plot(history: pd.DataFrame, out: str | Path, x: str = "queries", tit
     return save_figure(fig, out)
 
 
-EPOCH_KINDS = ("magnitude", "entropy", "accuracy", "depth")
+EPOCH_KINDS = ("magnitude", "entropy", "accuracy", "depth", "edge_weight")
 """Per-epoch figures of differentiable-search runs (the papers' figure types)."""
 
 
@@ -125,7 +125,9 @@ def epoch_curves(history: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, str, s
     magnitude: operation magnitude m(t, o) per op (degradation paper Eq. 11, Fig. 3d);
     entropy: mean normalised cell entropy (ASAP Fig. 7);
     accuracy: benchmark test accuracy of the cell derived each epoch (degradation paper Fig. 2);
-    depth: the longest path of IF-NAS's retained network, summed over the stages (IF-NAS Table 4).
+    depth: the longest path of IF-NAS's retained network, summed over the stages (IF-NAS Table 4);
+    edge_weight: each recorded edge weight (PC-DARTS's softmax of beta, IF-NAS's g(beta); IF-NAS
+    Fig. 1), one line per edge -- pass a history holding the edges to draw.
     """
     if kind not in EPOCH_KINDS:
         raise BenchToolkitError(f"unknown figure kind '{kind}'; choose one of: anytime, {', '.join(EPOCH_KINDS)}")
@@ -139,6 +141,13 @@ def epoch_curves(history: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, str, s
         return long, "operation magnitude m(t, o)", "op"
     if kind == "entropy":
         return history[keys].assign(value=history["entropy"]), "normalised cell entropy", None
+    if kind == "edge_weight":
+        columns = [c for c in history.columns if c.startswith("edge_weight.")]
+        if not columns:
+            raise BenchToolkitError("'edge_weight' figures need runs that record edge weights (pc-darts, if-nas)")
+        long = history.melt(id_vars=keys, value_vars=columns, var_name="edge", value_name="value")
+        long["edge"] = long["edge"].str.removeprefix("edge_weight.")
+        return long, "edge weight", "edge"
     if kind == "depth":
         if "depth" not in history.columns:
             raise BenchToolkitError("'depth' figures need IF-NAS runs (--algo if-nas records the retained network's depth)")

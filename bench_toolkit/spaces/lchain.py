@@ -107,6 +107,15 @@ def stage_connections(stages: Sequence[int], L: int) -> list[list[Connection]]:
     return [connections(n, L) for n in stages]
 
 
+def check_connections(stages: Sequence[int], L: int, links: Iterable[tuple[int, int, int]]) -> None:
+    """Refuse, in one line, any ``(stage, source, target)`` (stages counted from 1) that is not a
+    connection of the space."""
+    for stage, source, target in links:
+        if not 1 <= stage <= len(stages) or (source, target) not in connections(stages[stage - 1], L):
+            raise BenchToolkitError(f"({source}, {target}) in stage {stage} is not a connection of the L-chain space "
+                                    f"with L={L} and stages {tuple(stages)}: a node n reads nodes n-L..n-1 of its stage")
+
+
 def row_names(stages: Sequence[int], L: int) -> tuple[str, ...]:
     """One name per alpha row: ``s<stage>.<source>-><target>``."""
     return tuple(f"s{k + 1}.{a}->{b}" for k, links in enumerate(stage_connections(stages, L)) for a, b in links)

@@ -1,6 +1,6 @@
 """Each experiment of IF-NAS (Tian et al., "Exploring Complicated Search Spaces with
-Interleaving-Free Sampling") as a function of the parsed study arguments; the ``table*.py``
-scripts beside this file call one each.
+Interleaving-Free Sampling") as a function of the parsed study arguments; the ``table*.py`` and
+``fig1_*.py`` scripts beside this file call one each.
 
 The searches share their run directories: IF-NAS (``if-nas``) serves Tables 3, 4 and 5, "w/o IF"
 (``if_sampling=none``, the same settings otherwise) Tables 3 and 4, and 1-3 added interleaved
@@ -51,6 +51,43 @@ def runs(args: argparse.Namespace, labels: list[str]) -> dict[str, StudyRun]:
     return {label: every[label] for label in labels}
 
 
+# Fig. 1: node 7 of the first stage chooses among its pre-1, pre-3 and pre-6 inputs (L = 6) while
+# 0-3 connections are added across them; only the candidates' weights train, none is pruned or
+# regularised; 20 warm-up epochs (the paper's), then 30
+FIG1_EXTRA = {"(a) interleaving-free": (), "(b) + (3,7)": (3, 7), "(c) + (1,4), (3,7)": (1, 4, 3, 7),
+              "(d) + (1,4), (2,6), (3,7)": (1, 4, 2, 6, 3, 7)}
+FIG1_SOURCES = {6: "pre-1", 4: "pre-3", 1: "pre-6"}
+
+
+def probe_runs() -> dict[str, StudyRun]:
+    base = {"if_sampling": "probe", "L": 6, "epochs": 50, "if_probe_node": (1, 7), "if_probe_sources": tuple(FIG1_SOURCES),
+            "if_mu1": 0.0, "if_mu2": 0.0, "if_threshold": 0.0}
+    return {label: method_run("if-nas", {**base, "if_probe_extra": extra}, f"if-nas-probe-{len(extra) // 2}")
+            for label, extra in FIG1_EXTRA.items()}
+
+
+def probe_curves(run_dirs: dict[str, Path]) -> pd.DataFrame:
+    """The histories with only the candidates' weights, named by their distance (pre-1, pre-3, pre-6)."""
+    history = labelled_history(run_dirs)
+    renames = {f"edge_weight.s1.{source}->7": name for source, name in FIG1_SOURCES.items()}
+    keep = [c for c in history.columns if not c.startswith("edge_weight.")] + list(renames)
+    return history[keep].rename(columns={old: f"edge_weight.{new}" for old, new in renames.items()})
+
+
+def fig1(args: argparse.Namespace) -> None:
+    """Fig. 1/8: one node's choice among pre-1, pre-3, pre-6 with 0-3 interleaved connections added."""
+    from bench_toolkit.analysis import epoch_plot
+
+    run_dirs = complete(args, probe_runs())
+    curves = probe_curves(run_dirs)
+    epoch_plot(curves, "edge_weight", _out(args) / "fig1_interleaving_probe.png", "Fig. 1")
+    last = curves.sort_values("epoch").groupby(["run", "seed"]).tail(1)
+    rows = [{"setting": run, **{name: _mean_std(group[f"edge_weight.{name}"], 3) for name in FIG1_SOURCES.values()},
+             "pre-1 strongest (seeds)": f"{int((group[[f'edge_weight.{n}' for n in FIG1_SOURCES.values()]].idxmax(axis=1) == 'edge_weight.pre-1').sum())}/{len(group)}"}
+            for run, group in last.groupby("run", sort=False)]
+    write_outputs(_out(args), "fig1_interleaving_probe", pd.DataFrame(rows))
+
+
 def _out(args: argparse.Namespace) -> Path:
     return figure_dir(args)
 
@@ -72,8 +109,8 @@ def final_architectures(run_dirs: dict[str, Path]) -> pd.DataFrame:
                  "depth_one_input"]].sort_values(["run", "seed"]).reset_index(drop=True)
 
 
-def _mean_std(values: pd.Series) -> str:
-    return f"{values.mean():.1f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.1f}"
+def _mean_std(values: pd.Series, digits: int = 1) -> str:
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.{digits}f}"
 
 
 def summary(finals: pd.DataFrame, column: str, paper: dict) -> pd.DataFrame:

@@ -20,7 +20,7 @@ RETIRED_SETTINGS = frozenset({"hessian_iterations"})
 
 
 ASAP_POLICIES = ("fixed", "theorem")
-IF_SAMPLINGS = ("interleaving-free", "reference", "none")  # IF-NAS's sampling (interleaving_free.py)
+IF_SAMPLINGS = ("interleaving-free", "reference", "none", "probe")  # IF-NAS's sampling (interleaving_free.py)
 
 
 def _checked(key: str, value: Any) -> Any:
@@ -56,6 +56,11 @@ def _checked(key: str, value: Any) -> Any:
         if not isinstance(value, (list, tuple)) or not value or not all(type(n) is int and n >= 2 for n in value):
             raise BenchToolkitError(f"setting stage_nodes must be a list of node counts of at least 2, one per stage, "
                                     f"got {value!r} (--set takes JSON: stage_nodes='[18, 20, 18]')")
+        return tuple(value)
+    if key in ("if_probe_node", "if_probe_sources", "if_probe_extra"):
+        if not isinstance(value, (list, tuple)) or not all(type(n) is int and n >= 0 for n in value):
+            raise BenchToolkitError(f"setting {key} must be a list of node numbers, got {value!r} "
+                                    f"(--set takes JSON: {key}='[1, 7]')")
         return tuple(value)
     if key == "edge_ops":
         if value is None:
@@ -154,6 +159,10 @@ class SearchConfig:
     if_madds_bound: float = 0.0  # stop pruning (and searching) at this many million multiply-adds (0: no bound)
     if_gradual_prune: bool = True  # False: prune only after the last epoch, to the bound (DARTS in the space)
     if_interleaved: int = 0  # interleaved connections added to each sub-supernet (IF-NAS Table 5: 1-3)
+    # if_sampling="probe" (IF-NAS Fig. 1/8): the chain plus one node's candidate inputs, whose beta alone trains
+    if_probe_node: tuple[int, ...] = (1, 7)  # (stage, node), stages counted from 1
+    if_probe_sources: tuple[int, ...] = (6, 4, 1)  # the node's candidate inputs (Fig. 1: pre-1, pre-3, pre-6)
+    if_probe_extra: tuple[int, ...] = ()  # added connections, flat source, target pairs (Fig. 1d: 1, 4, 2, 6, 3, 7)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -197,6 +206,13 @@ class SearchConfig:
         if set(config.ops) - set(space.ops):
             raise BenchToolkitError(f"the ops {', '.join(config.ops)} are not all {space.name} ops; set ops as well "
                                     f"(its ops: {', '.join(space.ops)}), or start from config_for(...)")
+        if config.if_sampling == "probe":
+            (stage, node), extra = config.if_probe_node, config.if_probe_extra
+            if len(config.if_probe_node) != 2 or len(extra) % 2 or not config.if_probe_sources:
+                raise BenchToolkitError("the probe needs if_probe_node=[stage, node], if_probe_sources (its candidate "
+                                        "inputs) and if_probe_extra as flat source, target pairs")
+            lchain.check_connections(config.stage_nodes, config.L, [(stage, source, node) for source in config.if_probe_sources]
+                                     + [(stage, a, b) for a, b in zip(extra[::2], extra[1::2])])
         if config.channels % config.partial_channels:
             raise BenchToolkitError(f"partial_channels={config.partial_channels} must divide channels={config.channels}; "
                                     "choose a divisor (PC-DARTS: 4)")

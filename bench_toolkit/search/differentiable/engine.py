@@ -88,7 +88,8 @@ def _uniform_paths(c: SearchConfig) -> MixingPolicy:
 def _interleaving_free(c: SearchConfig) -> MixingPolicy:
     return InterleavingFree(c.stage_nodes, c.L, c.if_sampling, c.if_step_iterations, c.warmup_epochs, c.if_alpha_delay,
                             c.if_mu1, c.if_mu2, c.if_mu_start, c.if_mu_ramp, c.if_threshold, c.if_madds_bound,
-                            c.if_gradual_prune, c.epochs, c.channels, c.stem, c.if_interleaved)
+                            c.if_gradual_prune, c.epochs, c.channels, c.stem, c.if_interleaved,
+                            (*c.if_probe_node, c.if_probe_sources, c.if_probe_extra) if c.if_sampling == "probe" else None)
 
 
 def _selection(c: SearchConfig, source: str) -> SharedWeightSelection:

@@ -22,6 +22,12 @@ regulariser and pruning to a multiply-add bound, as one mixing policy of the sea
   other nodes on their pre-1 input with fixed weights 1; here they carry their detached weights,
   as above.) It differs from the paper's description; both are offered.
 - ``none``: the whole supernet at every step ("w/o IF", IF-NAS Table 4; DARTS in the space).
+- ``probe`` (Sec. 3.3, Fig. 1 and 8): the diagnostic of interleaving. Only the chain (every pre-1
+  connection), the candidate inputs ``probe_sources`` of node ``probe_node`` and the connections
+  ``probe_extra`` are computed, and only the candidates' architecture weights train; all others
+  stay at their starting weights. Adding connections that interleave with the candidates shows
+  how they distort the candidates' competition. (Fig. 1 also adds (3, 7), which ends at the probed
+  node itself; by the paper's definition such a pair does not interleave, but the figure adds it.)
 
 ``interleaved`` = k > 0 adds to each sub-supernet k connections that interleave with it
 (:func:`~bench_toolkit.spaces.lchain.interleaving_additions`, per stage), trained with its group:
@@ -78,7 +84,7 @@ class InterleavingFree(MixingPolicy):
                  warmup_epochs: int = 20, alpha_delay: int = 10, mu1: float = 1 / 40, mu2: float = 1 / 30,
                  mu_start: int = 35, mu_ramp: int = 60, threshold: float = 0.01, madds_bound: float = 0.0,
                  gradual: bool = True, epochs: int = 100, channels: int = 16, stem: str = "cifar",
-                 interleaved: int = 0):
+                 interleaved: int = 0, probe: tuple[int, int, Sequence[int], Sequence[int]] | None = None):
         if sampling not in IF_SAMPLINGS:
             raise ValueError(f"if_sampling must be one of {', '.join(IF_SAMPLINGS)}, got {sampling!r}")
         self.stages, self.L, self.sampling, self.step_iterations = tuple(stages), L, sampling, step_iterations
@@ -90,6 +96,14 @@ class InterleavingFree(MixingPolicy):
         self.links = links
         row_of = {link: r for r, link in enumerate(links)}
         groups = L + 1 if sampling == "reference" else L
+        self.probe = None
+        if sampling == "probe":
+            stage, node, sources, extra = probe
+            pairs = list(zip(extra[::2], extra[1::2]))
+            wanted = [(stage - 1, source, node) for source in sources] + [(stage - 1, a, b) for a, b in pairs]
+            lchain.check_connections(stages, L, [(k + 1, a, b) for k, a, b in wanted])
+            self.probe = (np.isin(np.arange(len(links)), [row_of[w] for w in wanted[:len(sources)]]),
+                          np.isin(np.arange(len(links)), [row_of[w] for w in wanted]))
         self.additions = [[row_of[(k, a, b)] for k, n in enumerate(stages) for a, b in lchain.interleaving_additions(
             n, L, group, interleaved)] for group in range(groups)] if interleaved and sampling == "interleaving-free" else None
         self.alive = np.ones((len(links), len(lchain.OPS)), dtype=bool)
@@ -114,6 +128,8 @@ class InterleavingFree(MixingPolicy):
     def phase(self) -> int | None:
         """None: the whole supernet; -1: the warm-up step of a loop (whole supernet, architecture
         frozen); lambda >= 0: sub-supernet lambda."""
+        if self.sampling == "probe":
+            return 0
         if self.sampling == "none" or self.epoch < self.warmup:
             return None
         if self.sampling == "reference":
@@ -127,6 +143,10 @@ class InterleavingFree(MixingPolicy):
     def rows(self, phase: int | None) -> tuple[np.ndarray, np.ndarray]:
         """The rows (connections) computed and the rows whose architecture weights train in ``phase``."""
         everything = np.ones(len(self.links), dtype=bool)
+        if self.probe is not None:
+            candidates, probed = self.probe
+            pre1 = np.array([b - a == 1 for _, a, b in self.links])
+            return pre1 | probed, candidates
         if phase is None or phase == -1:
             return everything, everything
         grouped = np.array([self._group(b) == phase for _, _, b in self.links])
