@@ -223,3 +223,17 @@ def test_the_probe_trains_only_the_candidates_of_one_node_beside_the_chain():
     with pytest.raises(BenchToolkitError, match=r"\(0, 7\) in stage 1 is not a connection"):
         config_for("smoke", get_method("if-nas").defaults, {"if_sampling": "probe", "L": 6, "stage_nodes": [10, 4, 4],
                                                             "if_probe_sources": [6, 0]})
+
+
+def test_pc_darts_in_the_space_mixes_a_quarter_of_the_channels_and_shuffles():
+    from bench_toolkit.nn.supernet import channel_shuffle
+
+    torch.manual_seed(0)
+    stage = LChainStage(2, [(0, 1, lchain.OPS)], 8, 8, first=True, partial_channels=4).eval()
+    assert stage.ops[0][0][0][1].in_channels == 2  # sep_conv_3x3 on C/K = 2 channels
+    x = torch.randn(2, 8, 5, 5)
+    weights, edges = torch.rand(1, 2), torch.rand(1)
+    x0 = stage.entry(x)
+    mixed = weights[0, 0] * stage.ops[0][0](x0[:, :2]) + weights[0, 1] * x0[:, :2]
+    expected = 2 * edges[0] * channel_shuffle(torch.cat([mixed, x0[:, 2:]], dim=1), 4)
+    assert torch.allclose(stage(x, weights, edges, [[True, True]]), expected, atol=1e-6)

@@ -28,7 +28,7 @@ from torch import nn
 
 from bench_toolkit.nn.cost import count_flops
 from bench_toolkit.nn.darts_ops import DilConv, SepConv
-from bench_toolkit.nn.supernet import ArchitectureParameters, Mixing
+from bench_toolkit.nn.supernet import ArchitectureParameters, Mixing, channel_shuffle
 from bench_toolkit.spaces import lchain
 
 def _separable(c_in: int, c_out: int) -> nn.Module:
@@ -78,12 +78,15 @@ class LChainStage(nn.Module):
     """One stage: its input node, then nodes computed from ``pairs`` -- per row (a connection of
     the supernet, or one chosen pair of a final network) its source, target and ops."""
 
-    def __init__(self, n_nodes: int, rows: Sequence[tuple[int, int, tuple[str, ...]]], c_in: int, c_out: int, first: bool):
+    def __init__(self, n_nodes: int, rows: Sequence[tuple[int, int, tuple[str, ...]]], c_in: int, c_out: int, first: bool,
+                 partial_channels: int = 1):
         super().__init__()
         self.n_nodes = n_nodes
         self.rows = tuple((source, target) for source, target, _ in rows)
         self.entry = Residual(c_out) if first else Downsample(c_in, c_out)
-        self.ops = nn.ModuleList(nn.ModuleList(_op(name, c_out) for name in names) for _, _, names in rows)
+        self.partial_channels = partial_channels
+        width = c_out // partial_channels
+        self.ops = nn.ModuleList(nn.ModuleList(_op(name, width) for name in names) for _, _, names in rows)
         self.by_target = {t: [r for r, (_, target) in enumerate(self.rows) if target == t] for t in range(1, n_nodes)}
 
     def forward(self, x: torch.Tensor, weights: torch.Tensor | None = None, edge_weights: torch.Tensor | None = None,
@@ -102,12 +105,19 @@ class LChainStage(nn.Module):
                     continue
                 live = [k for k in range(len(self.ops[r])) if alive is None or alive[r][k]]
                 if live:
-                    mixed = sum(weights[r, k] * self.ops[r][k](nodes[source]) for k in live)
-                    terms.append(edge_weights[r] * mixed)
+                    terms.append(edge_weights[r] * self._mix(nodes[source], weights[r], self.ops[r], live))
             if terms:
                 total = sum(terms[1:], terms[0])
                 nodes[target] = total if weights is None else total * (2.0 / len(terms))
         return nodes[self.n_nodes - 1]
+
+    def _mix(self, x: torch.Tensor, weights: torch.Tensor, ops: nn.ModuleList, live: list[int]) -> torch.Tensor:
+        """``sum_o g(alpha_o) o(x)``; with partial channels K (PC-DARTS Sec. 3.2) on the first C/K
+        channels only, the others passed through, then the channels shuffled in K groups."""
+        k = self.partial_channels
+        part = x[:, : x.shape[1] // k] if k > 1 else x
+        mixed = sum(weights[o] * ops[o](part) for o in live)
+        return channel_shuffle(torch.cat([mixed, x[:, part.shape[1]:]], dim=1), k) if k > 1 else mixed
 
 
 class _Body(nn.Module):
@@ -127,10 +137,13 @@ WIDTHS = (1, 2, 4)
 class LChainSupernet(ArchitectureParameters, _Body):
     """The search network: every connection of every stage with both ops. ``alpha`` holds one row
     per connection (:func:`lchain.stage_connections` order) and one column per op, ``beta`` one
-    value per connection; both start at ``alpha_init_std * N(0, 1)`` (the reference: 1e-5)."""
+    value per connection; both start at ``alpha_init_std * N(0, 1)`` (the reference: 1e-5).
+    ``partial_channels`` K > 1: PC-DARTS's partial channel connections on every connection (its
+    baseline in IF-NAS Table 2; beta already weights each connection)."""
 
     def __init__(self, num_classes: int, stages: Sequence[int] = lchain.IMAGENET_STAGES, L: int = 4,
-                 channels: int = 16, stem: str = "cifar", ops: Sequence[str] = lchain.OPS, alpha_init_std: float = 1e-5):
+                 channels: int = 16, stem: str = "cifar", ops: Sequence[str] = lchain.OPS, alpha_init_std: float = 1e-5,
+                 partial_channels: int = 1):
         super().__init__(stem, channels, num_classes)
         if tuple(ops) != lchain.OPS:
             raise ValueError(f"the L-chain supernet searches both of {lchain.OPS}, got {tuple(ops)}")
@@ -141,7 +154,8 @@ class LChainSupernet(ArchitectureParameters, _Body):
         self.stages = nn.ModuleList()
         for k, (n, stage_links) in enumerate(zip(stages, links)):
             rows = [(a, b, self.ops) for a, b in stage_links]
-            self.stages.append(LChainStage(n, rows, channels * WIDTHS[max(k - 1, 0)], channels * WIDTHS[k], k == 0))
+            self.stages.append(LChainStage(n, rows, channels * WIDTHS[max(k - 1, 0)], channels * WIDTHS[k], k == 0,
+                                           partial_channels))
             self.row_slices.append(slice(start, start + len(rows)))
             start += len(rows)
         self.alpha = nn.Parameter(alpha_init_std * torch.randn(start, len(self.ops)))

@@ -47,6 +47,10 @@ def runs(args: argparse.Namespace, labels: list[str]) -> dict[str, StudyRun]:
     base = _scale_settings(args)
     every = {"w/ IF": method_run("if-nas", base, "if-nas"),
              "w/o IF": method_run("if-nas", {**base, "if_sampling": "none"}, "if-nas-without-if"),
+             # Table 2's baselines: the same settings, no sampling, weak parts removed only after the search
+             "DARTS": method_run("if-nas", {**base, "if_sampling": "none", "if_gradual_prune": False}, "lchain-darts"),
+             "PC-DARTS": method_run("if-nas", {**base, "if_sampling": "none", "if_gradual_prune": False,
+                                               "partial_channels": 4}, "lchain-pc-darts"),
              **{f"IC {k}": method_run("if-nas", {**base, "if_interleaved": k}, f"if-nas-ic{k}") for k in (1, 2, 3)}}
     return {label: every[label] for label in labels}
 
@@ -121,6 +125,14 @@ def summary(finals: pd.DataFrame, column: str, paper: dict) -> pd.DataFrame:
                      "interleaved pairs kept": _mean_std(group["interleaved_pairs"]),
                      "MAdds (M)": f"{group['madds_m'].mean():.3f}"})
     return pd.DataFrame(rows)
+
+
+def table2(args: argparse.Namespace) -> None:
+    """Table 2 (search side): DARTS, PC-DARTS and IF-NAS at L = 4 -- the found networks' depth,
+    multiply-adds and interleaved connections (the paper's column is top-1 error after ImageNet
+    training: DARTS 25.3, PC-DARTS 24.7, IF-NAS 24.3)."""
+    run_dirs = complete(args, runs(args, ["DARTS", "PC-DARTS", "w/ IF"]))
+    write_outputs(_out(args), "table2_methods", summary(final_architectures(run_dirs), "depth", {}))
 
 
 def table3(args: argparse.Namespace) -> None:
