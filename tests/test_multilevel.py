@@ -1,6 +1,7 @@
 """The multi-level hypergradient of interleaving learning: exact (autograd through the unrolled
 stages) and the papers' finite-difference approximation, both against a brute-force derivative of
-the whole unrolled objective on a tiny problem."""
+the whole unrolled objective on a tiny problem; the transfer terms (IL's L2, IMTNAS's MMD hinge)
+by hand."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import torch
 from bench_toolkit.search.multilevel.hypergradient import (
     MultiLevel, exact_hypergradient, finite_difference_hypergradient, objective, stage_order,
 )
+from bench_toolkit.search.multilevel.transfer import l2_transfer, mmd, mmd_hinge, pairwise_mmd
 
 torch.set_default_dtype(torch.float64)
 
@@ -37,10 +39,7 @@ def _problem(K: int = 2, M: int = 2, lam: float = 0.7, head_at_unrolled: bool = 
         x, y = data[k][2], data[k][3]
         return torch.nn.functional.cross_entropy(logits(A, W, H, x), y)
 
-    def transfer(A, W, prev, k):
-        return lam * sum(((W[n] - prev[n]) ** 2).sum() for n in W)
-
-    return MultiLevel(stages, weights, heads, train_loss, transfer, val_loss, eta=0.05, head_at_unrolled=head_at_unrolled)
+    return MultiLevel(stages, weights, heads, train_loss, l2_transfer(lam), val_loss, eta=0.05, head_at_unrolled=head_at_unrolled)
 
 
 def _brute_force(problem: MultiLevel, A: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
@@ -74,3 +73,36 @@ def test_stage_order_runs_rounds_in_turn_in_the_task_order():
     assert stage_order(3, 1, [2, 0, 1]) == [(0, 2), (0, 0), (0, 1)]
     with pytest.raises(ValueError, match="each of the 2 learners once"):
         stage_order(2, 1, [0, 0])
+
+
+# -- transfer terms -----------------------------------------------------------------------------
+
+import math  # noqa: E402
+
+
+def test_mmd_is_equation_3_by_hand():
+    # two sets of C = 2 one-dimensional embeddings: {0, 1} and {0, 3}; gamma = 0.1
+    z_i, z_j = torch.tensor([[0.0], [1.0]]), torch.tensor([[0.0], [3.0]])
+    k = lambda a, b: math.exp(-0.1 * (a - b) ** 2)  # noqa: E731
+    within_i = (k(0, 1) + k(1, 0)) / 2
+    within_j = (k(0, 3) + k(3, 0)) / 2
+    across = (k(0, 0) + k(0, 3) + k(1, 0) + k(1, 3)) / 4
+    assert float(mmd(z_i, z_j)) == pytest.approx(within_i + within_j - 2 * across, rel=1e-12)
+    assert float(mmd(z_i, z_i)) == pytest.approx(2 * within_i - 2 * (2 + 2 * k(0, 1)) / 4, rel=1e-12)
+    far = torch.tensor([[100.0], [100.5]])
+    assert float(mmd(z_i, far)) <= 2.0  # a kernel in (0, 1]: the MMD is at most 2 (module docstring)
+    sets = torch.stack([z_i, z_j, far])
+    assert torch.allclose(pairwise_mmd(sets), torch.stack([mmd(z_i, z_j), mmd(z_i, far), mmd(z_j, far)]))
+
+
+def test_mmd_hinge_penalises_only_pairs_on_different_sides_of_tau():
+    d_prev = torch.tensor([0.5, 3.0, 0.5, 3.0])
+    d = torch.tensor([0.8, 4.0, 2.5, 0.5])
+    # tau = 1: pairs 0 and 1 agree (no penalty); pair 2: -(0.5-1)(2.5-1) = 0.75; pair 3: -(3-1)(0.5-1) = 1.0
+    assert float(mmd_hinge(d_prev, d, tau=1.0)) == pytest.approx(1.75)
+    assert float(mmd_hinge(d_prev, d, tau=5.0)) == 0.0  # every MMD below tau: no pair is penalised
+
+
+def test_l2_transfer_is_lambda_times_the_squared_distance():
+    W, prev = {"a": torch.tensor([1.0, 2.0]), "b": torch.tensor([[3.0]])}, {"a": torch.tensor([0.0, 0.0]), "b": torch.tensor([[1.0]])}
+    assert float(l2_transfer(100.0)(None, W, prev, 0)) == pytest.approx(100.0 * (1 + 4 + 4))

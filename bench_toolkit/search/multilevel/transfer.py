@@ -1,0 +1,57 @@
+"""How a learning stage is coupled to the previous one (the ``transfer`` of
+:class:`~bench_toolkit.search.multilevel.hypergradient.MultiLevel`).
+
+- :func:`l2_transfer`: interleaving learning's ``lambda ||W - W̄_prev||^2`` (IL Eq. 5, 7; lambda = 100).
+- :func:`mmd` and :func:`mmd_hinge`: interleaving multi-task NAS's distribution matching (IMTNAS
+  Eq. 3-4). From each of a batch of examples, C augmentations form a set; for every pair of sets
+  the MMD of their embeddings is computed under the previous stage's weights and under this
+  stage's, and the hinge ``max(0, -(d_prev - tau)(d - tau))`` penalises the pairs the two put on
+  different sides of the threshold tau.
+
+The paper's kernel is an RBF "with the scale parameter 0.1", read here as
+``f(a, b) = exp(-gamma ||a - b||^2)``, gamma = 0.1. Such a kernel lies in (0, 1], so the MMD of
+Eq. 3 is at most 2: at the paper's tau = 5 both MMDs are always below tau and the hinge is 0 for
+every pair. The paper's remark that the embeddings' norm adapts the MMD's scale to tau (its
+Table 10) cannot hold for a bounded kernel; thresholds below 2 are the ones that act.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def l2_transfer(lam: float):
+    """``T(A, W, W_prev, learner) = lam * sum ||W - W_prev||^2`` over the encoder's tensors."""
+
+    def transfer(A: torch.Tensor, W: dict, prev: dict, learner: int) -> torch.Tensor:
+        return lam * sum(((W[n] - prev[n]) ** 2).sum() for n in W)
+
+    return transfer
+
+
+def rbf(a: torch.Tensor, b: torch.Tensor, gamma: float) -> torch.Tensor:
+    """``exp(-gamma ||a_i - b_j||^2)`` for every row of ``a`` (n, d) and of ``b`` (m, d)."""
+    return torch.exp(-gamma * torch.cdist(a, b).pow(2))
+
+
+def mmd(z_i: torch.Tensor, z_j: torch.Tensor, gamma: float = 0.1) -> torch.Tensor:
+    """IMTNAS Eq. 3 between two sets of C embeddings each (``(C, d)``): the mean kernel within
+    each set over distinct pairs, minus twice the mean kernel across them."""
+    c = z_i.shape[0]
+    if c < 2 or z_j.shape[0] != c:
+        raise ValueError(f"Eq. 3 needs two sets of the same size C >= 2, got {z_i.shape[0]} and {z_j.shape[0]}")
+    off = ~torch.eye(c, dtype=torch.bool, device=z_i.device)
+    within_i = rbf(z_i, z_i, gamma)[off].sum() / (c * (c - 1))
+    within_j = rbf(z_j, z_j, gamma)[off].sum() / (c * (c - 1))
+    return within_i + within_j - 2 * rbf(z_i, z_j, gamma).mean()
+
+
+def pairwise_mmd(sets: torch.Tensor, gamma: float = 0.1) -> torch.Tensor:
+    """The MMD of every pair ``i < j`` of ``sets`` (``(S, C, d)``), in ``torch.triu_indices`` order."""
+    rows, cols = torch.triu_indices(sets.shape[0], sets.shape[0], offset=1)
+    return torch.stack([mmd(sets[i], sets[j], gamma) for i, j in zip(rows.tolist(), cols.tolist())])
+
+
+def mmd_hinge(d_prev: torch.Tensor, d: torch.Tensor, tau: float = 5.0) -> torch.Tensor:
+    """IMTNAS Eq. 4: ``sum max(0, -(d_prev - tau)(d - tau))`` over the pairs."""
+    return torch.clamp(-(d_prev - tau) * (d - tau), min=0).sum()
