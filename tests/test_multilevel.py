@@ -13,7 +13,15 @@ from bench_toolkit.search.multilevel.hypergradient import (
 )
 from bench_toolkit.search.multilevel.transfer import l2_transfer, mmd, mmd_hinge, pairwise_mmd
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def double_precision():
+    """Float64 in this module only (the brute-force derivative needs it), restored afterwards."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 def _problem(K: int = 2, M: int = 2, lam: float = 0.7, head_at_unrolled: bool = False, seed: int = 0) -> MultiLevel:
