@@ -56,11 +56,11 @@ def cmd_table(args: argparse.Namespace) -> None:
 _BLACKBOX_ONLY = {"--budget": "budget", "--time-budget": "time_budget", "--dataset": "dataset", "--metric": "metric",
                   "--select-epochs": "select_epochs", "--report-dataset": "report_dataset",
                   "--report-epochs": "report_epochs"}
-_DIFFERENTIABLE_ONLY = {"--epochs": "epochs", "--data": "data", "--scale": "scale", "--preset": "preset",
+_DIFFERENTIABLE_ONLY = {"--epochs": "epochs", "--data": "data", "--scale": "scale", "--preset": "preset", "--task": "task",
                         "--stop": "stop", "--stop-op": "stop_op", "--precision": "precision", "--device": "device"}
 _RUN_SETTINGS = {"--algo": "algo", "--out": "out", "--set": "set", "--benchmark": "benchmark", "--seeds": "seeds",
                  "--space": "space", **_BLACKBOX_ONLY, **{k: v for k, v in _DIFFERENTIABLE_ONLY.items() if k != "--device"}}
-_SEARCH_DEFAULTS = {"device": "cpu", "stop_op": "nor_conv_3x3", "set": [], "seeds": 1}
+_SEARCH_DEFAULTS = {"device": "cpu", "stop_op": "nor_conv_3x3", "set": [], "seeds": 1, "task": []}
 """Search flags whose default is not None (--data and --scale default to None and are filled in by
 the differentiable search, so that giving the default value explicitly is still seen as given)."""
 
@@ -76,6 +76,7 @@ def _refuse_given(args: argparse.Namespace, flags: dict[str, str], why: str) -> 
 def cmd_search(args: argparse.Namespace) -> None:
     from bench_toolkit.search.blackbox import ALGORITHMS
     from bench_toolkit.search.differentiable import METHODS
+    from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS as MULTILEVEL
     from bench_toolkit.spaces import get_space
 
     if args.resume:
@@ -94,12 +95,18 @@ def cmd_search(args: argparse.Namespace) -> None:
             raise BenchToolkitError("--workers, --threads and --executor are for differentiable searches; "
                                     "a black-box search takes seconds in this process")
         return _search_blackbox(args)
-    if args.algo in METHODS:
+    if args.algo in METHODS or args.algo in MULTILEVEL:
         _refuse_given(args, _BLACKBOX_ONLY, "for black-box searches only: a differentiable search trains for "
                                             "--epochs and records the benchmark's answers for every epoch's cell")
+        if (args.algo in MULTILEVEL) != bool(args.task):
+            raise BenchToolkitError(f"--task is for {', '.join(MULTILEVEL)} (one --task SPEC per learner)" if args.task
+                                    else f"{args.algo} learns several tasks: give each with --task SPEC (two or more)")
+        if args.algo in MULTILEVEL and args.data is not None:
+            raise BenchToolkitError(f"{args.algo} reads its images from the --task specs; drop --data")
         return _search_differentiable(args)
     raise BenchToolkitError(
-        f"unknown search algorithm '{args.algo}'; black-box: {', '.join(ALGORITHMS)}; differentiable: {', '.join(METHODS)}"
+        f"unknown search algorithm '{args.algo}'; black-box: {', '.join(ALGORITHMS)}; differentiable: {', '.join(METHODS)}; "
+        f"multi-task: {', '.join(MULTILEVEL)}"
     )
 
 
@@ -136,6 +143,10 @@ def _search_differentiable(args: argparse.Namespace) -> None:
     from bench_toolkit.search.differentiable.spaces import get_supernet_space
 
     executor = executor_from_args(args, default_folder=str(Path(args.resume or args.out) / "slurm_logs"))
+    if args.resume and _saved_kind(Path(args.resume)) == "multilevel":
+        from bench_toolkit.search.multilevel.run import resume_interleaved
+
+        return _print_final(resume_interleaved(args.resume, args.device), Path(args.resume))
     if args.resume and _saved_kind(Path(args.resume)) == "pdarts":
         from bench_toolkit.search.differentiable.progressive import resume_pdarts
 
@@ -156,6 +167,14 @@ def _search_differentiable(args: argparse.Namespace) -> None:
         if args.precision is not None:
             settings["precision"] = args.precision
         data, scale = args.data or DEFAULT_DATA, args.scale or "paper"
+        if args.task:
+            from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS
+            from bench_toolkit.search.multilevel.run import run_interleaved
+
+            config = config_for(scale, MULTILEVEL_METHODS[args.algo], settings)
+            benchmark = args.benchmark or (DEFAULT_BENCHMARK if get_supernet_space(config.space).has_benchmark else None)
+            return _print_final(run_interleaved(args.algo, config, args.task, benchmark, list(range(args.seeds)), out,
+                                                scale, args.device), out)
         config = config_for(scale, get_method(args.algo).defaults, settings)
         if args.algo == "pdarts":
             from bench_toolkit.search.differentiable.progressive import run_pdarts
@@ -168,7 +187,10 @@ def _search_differentiable(args: argparse.Namespace) -> None:
         run_supernet_search(args.algo, config, data, benchmark,
                             list(range(args.seeds)), out, scale=scale, device=args.device, stop=stop,
                             executor=executor, threads=args.threads)
-    final = json.loads((out / "final.json").read_text())
+    _print_final(json.loads((out / "final.json").read_text()), out)
+
+
+def _print_final(final: dict[str, Any], out: Any) -> None:
     seeds = len(final["per_seed"])
     answers = [f"{key} {value['mean']:.2f} ± {value['std']:.2f}" for key, value in final.items()
                if key.endswith(".test_acc")]
@@ -342,6 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="sizes only: smoke (tests), mini (CPU studies: 1,000 images per class, 16x16, C=8, "
                                "one cell per stage), paper (default)")
     supernet.add_argument("--resume", metavar="DIR", help="continue the killed run in DIR with its own settings")
+    supernet.add_argument("--task", action="append", default=[], metavar="SPEC",
+                          help="il-darts, imtnas-darts, mtl-darts: one learner's data SPEC (repeat, in task order)")
     supernet.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     supernet.add_argument("--precision", choices=["fp32", "bf16"],
                           help="fp32 (default) or bf16 autocast of the search steps (slower on CPU: see benchmarks/README.md)")

@@ -20,6 +20,8 @@ RETIRED_SETTINGS = frozenset({"hessian_iterations"})
 
 
 ASAP_POLICIES = ("fixed", "theorem")
+TRANSFERS = ("l2", "mmd", "none")  # interleaving learning's coupling of consecutive stages
+MULTILEVEL_GRADIENTS = ("exact", "finite-difference")
 IF_SAMPLINGS = ("interleaving-free", "reference", "none", "probe")  # IF-NAS's sampling (interleaving_free.py)
 
 
@@ -57,7 +59,7 @@ def _checked(key: str, value: Any) -> Any:
             raise BenchToolkitError(f"setting stage_nodes must be a list of node counts of at least 2, one per stage, "
                                     f"got {value!r} (--set takes JSON: stage_nodes='[18, 20, 18]')")
         return tuple(value)
-    if key in ("if_probe_node", "if_probe_sources", "if_probe_extra"):
+    if key in ("if_probe_node", "if_probe_sources", "if_probe_extra", "task_order"):
         if not isinstance(value, (list, tuple)) or not all(type(n) is int and n >= 0 for n in value):
             raise BenchToolkitError(f"setting {key} must be a list of node numbers, got {value!r} "
                                     f"(--set takes JSON: {key}='[1, 7]')")
@@ -163,6 +165,16 @@ class SearchConfig:
     if_probe_node: tuple[int, ...] = (1, 7)  # (stage, node), stages counted from 1
     if_probe_sources: tuple[int, ...] = (6, 4, 1)  # the node's candidate inputs (Fig. 1: pre-1, pre-3, pre-6)
     if_probe_extra: tuple[int, ...] = ()  # added connections, flat source, target pairs (Fig. 1d: 1, 4, 2, 6, 3, 7)
+    # interleaving learning / IMTNAS (search/multilevel/): K tasks x M rounds sharing alpha
+    rounds: int = 2  # M (IL and IMTNAS: 2)
+    task_order: tuple[int, ...] = ()  # the learners' order within a round (empty: as the tasks are given)
+    transfer: str = "l2"  # "l2" (IL), "mmd" (IMTNAS) or "none" (MTL)
+    il_lambda: float = 100.0  # IL's L2 coupling weight lambda (IL Sec. 4.3)
+    mmd_tau: float = 5.0  # IMTNAS's MMD threshold tau
+    mmd_gamma: float = 0.1  # RBF kernel exp(-gamma ||a - b||^2)
+    mmd_augmentations: int = 20  # C augmentations per example
+    mmd_examples: int = 10  # examples of each of the two tasks per step
+    multilevel_gradient: str = "exact"  # or "finite-difference" (the papers' approximation)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -189,7 +201,15 @@ class SearchConfig:
             raise BenchToolkitError(f"if_sampling must be one of {', '.join(IF_SAMPLINGS)}, got {settings['if_sampling']!r}")
         if "stem" in settings and settings["stem"] not in lchain.STEMS:
             raise BenchToolkitError(f"stem must be one of {', '.join(lchain.STEMS)}, got {settings['stem']!r}")
-        for key in ("L", "if_step_iterations"):
+        if "transfer" in settings and settings["transfer"] not in TRANSFERS:
+            raise BenchToolkitError(f"transfer must be one of {', '.join(TRANSFERS)}, got {settings['transfer']!r}")
+        if "multilevel_gradient" in settings and settings["multilevel_gradient"] not in MULTILEVEL_GRADIENTS:
+            raise BenchToolkitError(f"multilevel_gradient must be one of {', '.join(MULTILEVEL_GRADIENTS)}, "
+                                    f"got {settings['multilevel_gradient']!r}")
+        if "mmd_augmentations" in settings and settings["mmd_augmentations"] < 2:
+            raise BenchToolkitError(f"mmd_augmentations must be at least 2 (Eq. 3 pairs distinct augmentations), "
+                                    f"got {settings['mmd_augmentations']}")
+        for key in ("L", "if_step_iterations", "rounds", "mmd_examples"):
             if key in settings and settings[key] < 1:
                 raise BenchToolkitError(f"setting {key} must be a positive integer, got {settings[key]!r}")
         if "precision" in settings and settings["precision"] not in PRECISIONS:

@@ -30,8 +30,9 @@ def l2_transfer(lam: float):
 
 
 def rbf(a: torch.Tensor, b: torch.Tensor, gamma: float) -> torch.Tensor:
-    """``exp(-gamma ||a_i - b_j||^2)`` for every row of ``a`` (n, d) and of ``b`` (m, d)."""
-    return torch.exp(-gamma * torch.cdist(a, b).pow(2))
+    """``exp(-gamma ||a_i - b_j||^2)`` for every row of ``a`` (n, d) and of ``b`` (m, d); by explicit
+    differences, which (unlike ``torch.cdist``) can be differentiated twice, as the hypergradient needs."""
+    return torch.exp(-gamma * (a.unsqueeze(1) - b.unsqueeze(0)).pow(2).sum(dim=-1))
 
 
 def mmd(z_i: torch.Tensor, z_j: torch.Tensor, gamma: float = 0.1) -> torch.Tensor:

@@ -1,0 +1,93 @@
+"""Interleaving learning (IL), interleaving multi-task NAS (IMTNAS) and the multi-task baseline as
+searches: end to end with one history row per (seed, epoch, round, learner), bit-exact resume,
+bad task specs refused in one line before anything is written."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from bench_toolkit.cli import main
+from bench_toolkit.search.differentiable import config_for
+from bench_toolkit.search.multilevel import engine
+from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS
+from bench_toolkit.search.multilevel.run import load_tasks, resume_interleaved, run_interleaved
+from bench_toolkit.spaces import nb201
+
+TINY = {"images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16, "epochs": 2, "mmd_examples": 2,
+        "mmd_augmentations": 3}
+
+
+class Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize("algo, rounds", [("il-darts", 2), ("imtnas-darts", 2), ("mtl-darts", 1)])
+def test_searches_run_and_resume_bit_exactly(algo, rounds, tmp_path, monkeypatch):
+    config = config_for("smoke", MULTILEVEL_METHODS[algo], TINY)
+    assert config.rounds == rounds
+    final = run_interleaved(algo, config, ["digits", "digits"], "analog", [0], tmp_path / "straight", "smoke")
+    history = pd.read_parquet(tmp_path / "straight" / "history.parquet")
+    assert len(history) == 2 * 2 * rounds  # epochs x learners x rounds
+    assert sorted(set(zip(history["round"], history["learner"]))) == [(m, k) for m in range(1, rounds + 1) for k in (0, 1)]
+    assert final["complete"] and nb201.as_arch(final["per_seed"][0]["arch"])
+
+    original = engine.InterleavedSearch.train_epoch
+
+    def killed_after_first(self):
+        rows = original(self)
+        if self.epoch == 2:
+            raise Killed
+        return rows
+
+    monkeypatch.setattr(engine.InterleavedSearch, "train_epoch", killed_after_first)
+    with pytest.raises(Killed):
+        run_interleaved(algo, config, ["digits", "digits"], "analog", [0], tmp_path / "killed", "smoke")
+    monkeypatch.setattr(engine.InterleavedSearch, "train_epoch", original)
+    assert len(pd.read_parquet(tmp_path / "killed" / "history.parquet")) == 2 * rounds  # epoch 1 only
+    resume_interleaved(tmp_path / "killed")
+    resumed = pd.read_parquet(tmp_path / "killed" / "history.parquet")
+    columns = [c for c in history.columns if c != "epoch_seconds"]
+    pd.testing.assert_frame_equal(resumed[columns], history[columns], check_exact=True)
+
+
+def test_the_l2_coupling_pulls_the_second_learner_toward_the_first(tmp_path):
+    """With lambda large the second learner's encoder stays near the first's; without coupling it does not."""
+    distances = {}
+    for lam in (0.0, 100.0):
+        config = config_for("smoke", MULTILEVEL_METHODS["il-darts"], {**TINY, "rounds": 1, "il_lambda": lam, "epochs": 1,
+                                                                      "warmup_epochs": 1})
+        search = engine.InterleavedSearch("il-darts", config, load_tasks(["digits", "digits"], config), ["a", "b"], None, 0)
+        search.train_epoch()
+        first, second = (search.weights[s] for s in search.stages)
+        distances[lam] = sum(float(((first[n] - second[n]) ** 2).sum().detach()) for n in first)
+    assert distances[100.0] < distances[0.0] / 2
+
+
+def _folder(root, classes, size):
+    rng = np.random.default_rng(0)
+    for name in classes:
+        (root / name).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(root / name / f"{i}.png")
+    return root
+
+
+def test_bad_task_specs_are_one_line_before_anything_is_written(tmp_path, capsys):
+    one_class = _folder(tmp_path / "one", ["only"], 8)
+    larger = _folder(tmp_path / "larger", ["cat", "dog"], 32)  # the digits are 16 x 16
+    for argv, message in [
+        (["--task", "digits"], "needs two or more tasks"),
+        (["--task", "digits", "--task", f"imagefolder:{one_class}"], "holds 1 class folder(s)"),
+        (["--task", "digits", "--task", f"imagefolder:{larger}", "--set", "resolution=null", "--set", "images_per_class=4"],
+         "the tasks' images differ in size"),
+        (["--task", "digits", "--task", "digits", "--set", 'transfer="kl"'], "transfer must be one of l2, mmd, none"),
+        (["--task", "digits", "--task", "digits", "--data", "digits"], "reads its images from the --task specs"),
+    ]:
+        out = tmp_path / "out"
+        assert main(["search", "--algo", "il-darts", "--scale", "smoke", *argv, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+        assert not out.exists()
