@@ -117,10 +117,7 @@ def test_training_fidelity_picks_cells_across_the_table_and_reports_tau(tmp_path
 def test_if_nas_study_tables_read_depths_from_the_runs(tmp_path):
     """The IF-NAS study's Table 4/5 rows: each seed's last depth equals its final architecture's
     depth; the mini bound is 1.15 times the plain chain's multiply-adds."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "studies" / "if_nas"))
-    import experiments as if_nas
+    if_nas = _study_experiments("if_nas")
 
     from bench_toolkit.nn.lchain_network import MaddsTable
     from bench_toolkit.spaces import lchain
@@ -145,10 +142,7 @@ def test_if_nas_study_tables_read_depths_from_the_runs(tmp_path):
 
 
 def test_if_nas_probe_curves_name_the_candidates_and_plot(tmp_path):
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "studies" / "if_nas"))
-    import experiments as if_nas
+    if_nas = _study_experiments("if_nas")
 
     from bench_toolkit.analysis import epoch_plot
 
@@ -165,3 +159,31 @@ def test_if_nas_probe_curves_name_the_candidates_and_plot(tmp_path):
     untrained = history["edge_weight.s1.0->1"]  # a chain connection: computed, never trained
     assert untrained.nunique() == 1
     assert epoch_plot(curves, "edge_weight", tmp_path / "fig1.png", "Fig. 1").exists()
+
+
+def test_interleaving_study_runs_reuse_and_tabulate_the_cells(tmp_path):
+    interleaving = _study_experiments("interleaving")
+
+    args = Namespace(scale="smoke", data="digits", second_task="digits", seeds=1, runs_dir=str(tmp_path), benchmark="analog",
+                     device="cpu", out_dir=str(tmp_path / "figures"))
+    tiny = {"images_per_class": 8, "channels": 4, "batch_size": 16, "epochs": 1}
+    runs = interleaving.complete_multilevel(args, {"MTL (Eq. 10)": ("mtl-darts", tiny)})
+    table = interleaving.cell_table(runs, interleaving.PAPER_IL)
+    final = json.loads((runs["MTL (Eq. 10)"] / "final.json").read_text())
+    assert table.loc[0, "cifar10.test_acc"] == f"{final['cifar10.test_acc']['mean']:.2f} ± 0.00"
+    assert table.loc[0, "the paper"] == "CIFAR-100 18.92 ± 0.17, CIFAR-10 2.91 ± 0.12"
+    stamp = (runs["MTL (Eq. 10)"] / "final.json").stat().st_mtime_ns
+    interleaving.complete_multilevel(args, {"MTL (Eq. 10)": ("mtl-darts", tiny)})  # finished: reused, not rerun
+    assert (runs["MTL (Eq. 10)"] / "final.json").stat().st_mtime_ns == stamp
+
+
+def _study_experiments(study: str):
+    """``studies/<study>/experiments.py`` as a module of its own name (several studies have an
+    ``experiments`` module; one ``import experiments`` would serve the first one to every test)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "studies" / study / "experiments.py"
+    spec = importlib.util.spec_from_file_location(f"{study}_experiments", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
