@@ -5,6 +5,7 @@ bad task specs refused in one line before anything is written."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pandas as pd
 import pytest
 from PIL import Image
@@ -85,9 +86,45 @@ def test_bad_task_specs_are_one_line_before_anything_is_written(tmp_path, capsys
          "the tasks' images differ in size"),
         (["--task", "digits", "--task", "digits", "--set", 'transfer="kl"'], "transfer must be one of l2, mmd, none"),
         (["--task", "digits", "--task", "digits", "--data", "digits"], "reads its images from the --task specs"),
+        (["--task", "digits", "--task", "digits", "--set", 'stage_weights="hypernetwork"', "--set",
+          'multilevel_gradient="finite-difference"'], "use multilevel_gradient=exact with stage_weights=hypernetwork"),
     ]:
         out = tmp_path / "out"
         assert main(["search", "--algo", "il-darts", "--scale", "smoke", *argv, "--out", str(out)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
         assert not out.exists()
+
+
+def test_hypernetwork_generates_every_stage_and_resumes_bit_exactly(tmp_path, monkeypatch):
+    from bench_toolkit.search.multilevel.hypernetwork import CHUNK, WeightHypernetwork
+
+    config = config_for("smoke", MULTILEVEL_METHODS["imtnas-darts"], {**TINY, "stage_weights": "hypernetwork"})
+    search = engine.InterleavedSearch("imtnas-darts", config, load_tasks(["digits", "digits"], config), ["a", "b"], None, 0)
+    net = search.hypernetwork
+    assert isinstance(net, WeightHypernetwork) and not search.weights
+    assert net.chunks == -(-net.total // CHUNK) and net.mlp[0].out_features == 30 and net.mlp[2].out_features == 50
+    first, second = (net(search.alpha, k, 0) for k in (0, 1))
+    assert first.keys() == {n for n, _ in search.encoder.named_parameters() if n not in ("alpha", "beta")}
+    assert any(not torch.equal(first[n], second[n]) for n in first)  # the task index changes the weights
+    stored = sum(p.numel() for p in net.parameters())
+    assert stored < sum(w.numel() for w in first.values())  # fewer numbers stored than one stage's weights
+    final = run_interleaved("imtnas-darts", config, ["digits", "digits"], None, [0], tmp_path / "straight", "smoke")
+    assert final["complete"]
+
+    original = engine.InterleavedSearch.train_epoch
+
+    def killed_after_first(self):
+        rows = original(self)
+        if self.epoch == 2:
+            raise Killed
+        return rows
+
+    monkeypatch.setattr(engine.InterleavedSearch, "train_epoch", killed_after_first)
+    with pytest.raises(Killed):
+        run_interleaved("imtnas-darts", config, ["digits", "digits"], None, [0], tmp_path / "killed", "smoke")
+    monkeypatch.setattr(engine.InterleavedSearch, "train_epoch", original)
+    resume_interleaved(tmp_path / "killed")
+    straight, resumed = (pd.read_parquet(tmp_path / d / "history.parquet") for d in ("straight", "killed"))
+    columns = [c for c in straight.columns if c != "epoch_seconds"]
+    pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)

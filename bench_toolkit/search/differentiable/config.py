@@ -22,6 +22,7 @@ RETIRED_SETTINGS = frozenset({"hessian_iterations"})
 ASAP_POLICIES = ("fixed", "theorem")
 TRANSFERS = ("l2", "mmd", "none")  # interleaving learning's coupling of consecutive stages
 MULTILEVEL_GRADIENTS = ("exact", "finite-difference")
+STAGE_WEIGHTS = ("copies", "hypernetwork")  # each stage's encoder weights: its own, or generated (IMTNAS)
 IF_SAMPLINGS = ("interleaving-free", "reference", "none", "probe")  # IF-NAS's sampling (interleaving_free.py)
 
 
@@ -175,6 +176,7 @@ class SearchConfig:
     mmd_augmentations: int = 20  # C augmentations per example
     mmd_examples: int = 10  # examples of each of the two tasks per step
     multilevel_gradient: str = "exact"  # or "finite-difference" (the papers' approximation)
+    stage_weights: str = "copies"  # or "hypernetwork" (IMTNAS Sec. 3.3: generated from A, task, round, chunk)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -206,6 +208,8 @@ class SearchConfig:
         if "multilevel_gradient" in settings and settings["multilevel_gradient"] not in MULTILEVEL_GRADIENTS:
             raise BenchToolkitError(f"multilevel_gradient must be one of {', '.join(MULTILEVEL_GRADIENTS)}, "
                                     f"got {settings['multilevel_gradient']!r}")
+        if "stage_weights" in settings and settings["stage_weights"] not in STAGE_WEIGHTS:
+            raise BenchToolkitError(f"stage_weights must be one of {', '.join(STAGE_WEIGHTS)}, got {settings['stage_weights']!r}")
         if "mmd_augmentations" in settings and settings["mmd_augmentations"] < 2:
             raise BenchToolkitError(f"mmd_augmentations must be at least 2 (Eq. 3 pairs distinct augmentations), "
                                     f"got {settings['mmd_augmentations']}")

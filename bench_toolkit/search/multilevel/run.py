@@ -76,6 +76,9 @@ def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], 
         raise BenchToolkitError(f"unknown multi-level method '{algo}'; choose one of: {', '.join(MULTILEVEL_METHODS)}")
     if benchmark_spec and not get_supernet_space(config.space).has_benchmark:
         raise BenchToolkitError(f"no tabular benchmark answers for the {config.space} space; drop --benchmark")
+    if config.stage_weights == "hypernetwork" and config.multilevel_gradient != "exact":
+        raise BenchToolkitError("generated stage weights depend on alpha, which the finite-difference hypergradient "
+                                "leaves out; use multilevel_gradient=exact with stage_weights=hypernetwork")
     try:
         stage_order(len(task_specs), config.rounds, config.task_order or None)
     except ValueError as error:
