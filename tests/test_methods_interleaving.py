@@ -128,3 +128,11 @@ def test_hypernetwork_generates_every_stage_and_resumes_bit_exactly(tmp_path, mo
     straight, resumed = (pd.read_parquet(tmp_path / d / "history.parquet") for d in ("straight", "killed"))
     columns = [c for c in straight.columns if c != "epoch_seconds"]
     pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)
+
+
+@pytest.mark.parametrize("transfer", ["embedding-l2", "similarity"])
+def test_table_6_couplings_run(transfer, tmp_path):
+    config = config_for("smoke", MULTILEVEL_METHODS["il-darts"], {**TINY, "epochs": 1, "transfer": transfer})
+    final = run_interleaved("il-darts", config, ["digits", "digits"], None, [0], tmp_path / transfer, "smoke")
+    history = pd.read_parquet(tmp_path / transfer / "history.parquet")
+    assert final["complete"] and len(history) == 4 and history["train_loss"].notna().all()

@@ -11,7 +11,9 @@ import torch
 from bench_toolkit.search.multilevel.hypergradient import (
     MultiLevel, exact_hypergradient, finite_difference_hypergradient, objective, stage_order,
 )
-from bench_toolkit.search.multilevel.transfer import l2_transfer, mmd, mmd_hinge, pairwise_mmd
+from bench_toolkit.search.multilevel.transfer import (
+    cosine_similarities, embedding_l2, l2_transfer, mmd, mmd_hinge, pairwise_mmd,
+)
 
 
 
@@ -114,3 +116,11 @@ def test_mmd_hinge_penalises_only_pairs_on_different_sides_of_tau():
 def test_l2_transfer_is_lambda_times_the_squared_distance():
     W, prev = {"a": torch.tensor([1.0, 2.0]), "b": torch.tensor([[3.0]])}, {"a": torch.tensor([0.0, 0.0]), "b": torch.tensor([[1.0]])}
     assert float(l2_transfer(100.0)(None, W, prev, 0)) == pytest.approx(100.0 * (1 + 4 + 4))
+
+
+def test_table_6_couplings_by_hand():
+    z = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 4.0]])
+    z_prev = torch.tensor([[1.0, 1.0], [0.0, 0.0], [3.0, 4.0]])
+    assert float(embedding_l2(z, z_prev)) == pytest.approx((1 + 4 + 0) / 3)
+    # pairs (0,1), (0,2), (1,2): cosines 0, 3/5, 4/5
+    assert cosine_similarities(z).tolist() == pytest.approx([0.0, 0.6, 0.8])

@@ -20,7 +20,7 @@ RETIRED_SETTINGS = frozenset({"hessian_iterations"})
 
 
 ASAP_POLICIES = ("fixed", "theorem")
-TRANSFERS = ("l2", "mmd", "none")  # interleaving learning's coupling of consecutive stages
+TRANSFERS = ("l2", "mmd", "embedding-l2", "similarity", "none")  # the coupling of consecutive stages (multilevel/transfer.py)
 MULTILEVEL_GRADIENTS = ("exact", "finite-difference")
 STAGE_WEIGHTS = ("copies", "hypernetwork")  # each stage's encoder weights: its own, or generated (IMTNAS)
 IF_SAMPLINGS = ("interleaving-free", "reference", "none", "probe")  # IF-NAS's sampling (interleaving_free.py)
@@ -169,12 +169,13 @@ class SearchConfig:
     # interleaving learning / IMTNAS (search/multilevel/): K tasks x M rounds sharing alpha
     rounds: int = 2  # M (IL and IMTNAS: 2)
     task_order: tuple[int, ...] = ()  # the learners' order within a round (empty: as the tasks are given)
-    transfer: str = "l2"  # "l2" (IL), "mmd" (IMTNAS) or "none" (MTL)
+    transfer: str = "l2"  # "l2" (IL), "mmd" (IMTNAS), "embedding-l2" or "similarity" (IMTNAS Table 6), "none" (MTL)
     il_lambda: float = 100.0  # IL's L2 coupling weight lambda (IL Sec. 4.3)
     mmd_tau: float = 5.0  # IMTNAS's MMD threshold tau
     mmd_gamma: float = 0.1  # RBF kernel exp(-gamma ||a - b||^2)
     mmd_augmentations: int = 20  # C augmentations per example
     mmd_examples: int = 10  # examples of each of the two tasks per step
+    similarity_threshold: float = 0.5  # transfer=similarity: cosine similarity above which two images count as similar
     multilevel_gradient: str = "exact"  # or "finite-difference" (the papers' approximation)
     stage_weights: str = "copies"  # or "hypernetwork" (IMTNAS Sec. 3.3: generated from A, task, round, chunk)
 

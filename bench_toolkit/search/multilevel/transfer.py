@@ -8,6 +8,12 @@
   stage's, and the hinge ``max(0, -(d_prev - tau)(d - tau))`` penalises the pairs the two put on
   different sides of the threshold tau.
 
+IMTNAS Table 6's other couplings: ``embedding-l2`` (Romero et al. 2014: the squared distance of the
+embeddings the two weights give the same images, :func:`embedding_l2`) and ``similarity``
+(Chen et al. 2020a: the previous weights label each pair of images similar or not and this stage
+fits the labels -- read here as the hinge of Eq. 4 on each pair's cosine similarity with threshold
+``similarity_threshold``, :func:`cosine_similarities`; the paper gives no formula).
+
 The paper's kernel is an RBF "with the scale parameter 0.1", read here as
 ``f(a, b) = exp(-gamma ||a - b||^2)``, gamma = 0.1. Such a kernel lies in (0, 1], so the MMD of
 Eq. 3 is at most 2: at the paper's tau = 5 both MMDs are always below tau and the hinge is 0 for
@@ -56,3 +62,15 @@ def pairwise_mmd(sets: torch.Tensor, gamma: float = 0.1) -> torch.Tensor:
 def mmd_hinge(d_prev: torch.Tensor, d: torch.Tensor, tau: float = 5.0) -> torch.Tensor:
     """IMTNAS Eq. 4: ``sum max(0, -(d_prev - tau)(d - tau))`` over the pairs."""
     return torch.clamp(-(d_prev - tau) * (d - tau), min=0).sum()
+
+
+def embedding_l2(z: torch.Tensor, z_prev: torch.Tensor) -> torch.Tensor:
+    """The mean over images of ``||z - z_prev||^2`` (embeddings ``(n, d)`` of the same images)."""
+    return (z - z_prev).pow(2).sum(dim=1).mean()
+
+
+def cosine_similarities(z: torch.Tensor) -> torch.Tensor:
+    """The cosine similarity of every pair ``i < j`` of the rows of ``z``, in ``torch.triu_indices`` order."""
+    unit = torch.nn.functional.normalize(z, dim=1)
+    rows, cols = torch.triu_indices(z.shape[0], z.shape[0], offset=1)
+    return (unit[rows] * unit[cols]).sum(dim=1)
