@@ -1,0 +1,100 @@
+"""The official NAS-Bench-101 file format read without TensorFlow: CRC-32C against its check value,
+records framed and checked, a ModelMetrics message written by hand in the protobuf wire format
+decoded, every kind of damage reported with the file and byte offset."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+
+import pytest
+
+from bench_toolkit.benchmarks.nb101_tfrecord import crc32c, masked_crc, records, rows, write_record
+from bench_toolkit.errors import BenchToolkitError
+from test_space_nb101 import OFFICIAL_HASH, OFFICIAL_MATRIX, OFFICIAL_OPS
+
+
+def test_crc32c_check_value_and_tensorflow_mask():
+    assert crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value (RFC 3720, B.4)
+    assert crc32c(b"") == 0
+    crc = crc32c(b"abc")
+    assert masked_crc(b"abc") == ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def _double(field: int, value: float) -> bytes:
+    return bytes([(field << 3) | 1]) + struct.pack("<d", value)
+
+
+def _varint(value: int) -> bytes:
+    out = b""
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out += bytes([byte | (0x80 if value else 0)])
+        if not value:
+            return out
+
+
+def _metrics(evaluations: list[tuple[float, ...]], parameters: int) -> bytes:
+    """ModelMetrics in the protobuf wire format, by hand (model_metrics.proto's field numbers)."""
+    out = b""
+    for values in evaluations:
+        body = b"".join(_double(field, v) for field, v in enumerate(values, start=1))
+        out += bytes([(1 << 3) | 2]) + _varint(len(body)) + body
+    return out + bytes([2 << 3]) + _varint(parameters) + _double(3, 1234.5)
+
+
+def _row(module_hash=OFFICIAL_HASH, epochs=108, metrics=None) -> bytes:
+    adjacency = "".join(str(v) for row in OFFICIAL_MATRIX.tolist() for v in row)
+    metrics = metrics if metrics is not None else _metrics([(0.0, 0.0, 0.1, 0.1, 0.1),
+                                                            (108.0, 1768.78, 1.0, 0.9264155824979147, 0.9206063151359558)],
+                                                           8555530)
+    return json.dumps([module_hash, epochs, adjacency, ",".join(OFFICIAL_OPS), base64.b64encode(metrics).decode()]).encode()
+
+
+def _file(path, *datas: bytes):
+    with open(path, "wb") as handle:
+        for data in datas:
+            write_record(handle, data)
+    return path
+
+
+def test_rows_of_an_official_format_file(tmp_path):
+    path = _file(tmp_path / "nb101.tfrecord", _row(), _row(epochs=4))
+    read = list(rows(path))
+    assert [r.epochs for r in read] == [108, 4]
+    row = read[0]
+    assert row.module_hash == OFFICIAL_HASH and row.trainable_parameters == 8555530
+    assert row.ops == tuple(OFFICIAL_OPS) and row.matrix == tuple(map(tuple, OFFICIAL_MATRIX.tolist()))
+    assert row.final == {"current_epoch": 108.0, "training_time": 1768.78, "train_accuracy": 1.0,
+                         "validation_accuracy": 0.9264155824979147, "test_accuracy": 0.9206063151359558}
+    assert [offset for offset, _ in records(path)] == [0, 16 + len(_row())]
+
+
+def test_damage_is_one_line_with_the_byte_offset(tmp_path):
+    good = _row()
+    second = 16 + len(good)
+    path = _file(tmp_path / "a.tfrecord", good, good)
+    data = bytearray(path.read_bytes())
+    flipped = bytearray(data)
+    flipped[second + 20] ^= 0xFF  # inside the second record's data
+    (tmp_path / "flipped.tfrecord").write_bytes(bytes(flipped))
+    with pytest.raises(BenchToolkitError, match=f"data check of the record at byte {second} fails"):
+        list(rows(tmp_path / "flipped.tfrecord"))
+    header = bytearray(data)
+    header[second] ^= 0x01  # the second record's length
+    (tmp_path / "header.tfrecord").write_bytes(bytes(header))
+    with pytest.raises(BenchToolkitError, match=f"length check of the record at byte {second} fails"):
+        list(rows(tmp_path / "header.tfrecord"))
+    (tmp_path / "short.tfrecord").write_bytes(bytes(data[:-10]))
+    with pytest.raises(BenchToolkitError, match=f"ends inside the record at byte {second}"):
+        list(rows(tmp_path / "short.tfrecord"))
+    (tmp_path / "stub.tfrecord").write_bytes(bytes(data[: second + 5]))
+    with pytest.raises(BenchToolkitError, match=f"ends inside a record header at byte {second}"):
+        list(rows(tmp_path / "stub.tfrecord"))
+    _file(tmp_path / "json.tfrecord", good, b"[not json")
+    with pytest.raises(BenchToolkitError, match=f"record at byte {second} is not an NB101 row"):
+        list(rows(tmp_path / "json.tfrecord"))
+    _file(tmp_path / "proto.tfrecord", _row(metrics=b"\x0a\xff\xff"))
+    with pytest.raises(BenchToolkitError, match="metrics of the record at byte 0 are not a ModelMetrics"):
+        list(rows(tmp_path / "proto.tfrecord"))
