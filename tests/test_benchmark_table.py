@@ -106,5 +106,5 @@ def test_bad_tables_are_refused_with_the_fix(tmp_path):
         load_benchmark(f"table:{corrupt}")
     with pytest.raises(BenchToolkitError, match="does not exist"):
         load_benchmark(f"table:{tmp_path / 'missing.csv'}")
-    with pytest.raises(BenchToolkitError, match="unknown benchmark spec 'nb101:x'"):
-        load_benchmark("nb101:x")
+    with pytest.raises(BenchToolkitError, match="unknown benchmark spec 'nb301:x'"):
+        load_benchmark("nb301:x")

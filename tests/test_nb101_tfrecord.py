@@ -98,3 +98,44 @@ def test_damage_is_one_line_with_the_byte_offset(tmp_path):
     _file(tmp_path / "proto.tfrecord", _row(metrics=b"\x0a\xff\xff"))
     with pytest.raises(BenchToolkitError, match="metrics of the record at byte 0 are not a ModelMetrics"):
         list(rows(tmp_path / "proto.tfrecord"))
+
+
+# -- the benchmark: nb101:PATH ----------------------------------------------------------------------
+
+from bench_toolkit.benchmarks import NB101Benchmark, load_benchmark  # noqa: E402
+from bench_toolkit.spaces.nb101 import pruned  # noqa: E402
+
+CHAIN_OPS = ["input", "conv3x3-bn-relu", "output"]
+CHAIN = [[0, 1, 0], [0, 0, 1], [0, 0, 0]]
+
+
+def _chain_row(epochs: int, test: float, valid: float = 0.5) -> bytes:
+    metrics = _metrics([(0.0, 0.0, 0.1, 0.1, 0.1), (float(epochs), 10.0 * epochs, 0.9, valid, test)], 1000)
+    return json.dumps([pruned(CHAIN, CHAIN_OPS).hash(), epochs, "010001000", ",".join(CHAIN_OPS),
+                       base64.b64encode(metrics).decode()]).encode()
+
+
+def test_nb101_benchmark_serves_repeats_means_and_specs(tmp_path, capsys):
+    path = _file(tmp_path / "nasbench_tiny.tfrecord", _row(), _chain_row(108, 0.80), _chain_row(108, 0.90),
+                 _chain_row(108, 0.85), _chain_row(12, 0.60))
+    bench = load_benchmark(f"nb101:{path}", cache_dir=tmp_path / "cache")
+    assert isinstance(bench, NB101Benchmark) and bench.cells == 2 and bench.epochs == (12, 108)
+    assert "covers 2 of the 423,624 NB101 cells" in capsys.readouterr().err
+    chain = pruned(CHAIN, CHAIN_OPS)
+    assert bench.query(chain) == pytest.approx(85.0)  # the mean of three repeats, in percent
+    assert bench.query(chain.hash(), seed=1) == pytest.approx(90.0)
+    assert bench.query(json.dumps({"matrix": CHAIN, "ops": CHAIN_OPS}), epochs=12) == pytest.approx(60.0)
+    assert bench.query(OFFICIAL_HASH, metric="valid_acc") == pytest.approx(92.64155824979146)
+    assert bench.record(OFFICIAL_HASH)["params"] == pytest.approx(8.55553)
+    assert bench.spec(OFFICIAL_HASH).hash() == OFFICIAL_HASH
+    frame = bench.frame()
+    assert sorted(frame["cifar10.test_acc"].round(4)) == [85.0, pytest.approx(92.0606, abs=1e-4)]
+    again = load_benchmark(f"nb101:{path}", cache_dir=tmp_path / "cache")  # from the parquet cache
+    assert again.query(chain) == bench.query(chain)
+    for bad, message in [(lambda: bench.query("0" * 32), "has no cell 0000"), (lambda: bench.query(chain, epochs=36),
+                         "no 36-epoch results"), (lambda: bench.query(chain, seed=5), "no repeat 5"),
+                         (lambda: bench.query(chain, "cifar100"), "no dataset 'cifar100'"),
+                         (lambda: bench.query(chain, metric="flops"), "no metric 'flops'"),
+                         (lambda: bench.query("not a cell"), r"module hash \(32 hex digits\) or its spec")]:
+        with pytest.raises(BenchToolkitError, match=message):
+            bad()

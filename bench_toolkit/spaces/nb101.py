@@ -26,6 +26,7 @@ INPUT, OUTPUT = "input", "output"
 OPS: tuple[str, ...] = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
 MAX_VERTICES = 7
 MAX_EDGES = 9
+SIZE = 423_624  # unique cells up to isomorphism (Ying et al., Sec. 2.2)
 
 
 @dataclass(frozen=True)
