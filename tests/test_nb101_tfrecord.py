@@ -139,3 +139,91 @@ def test_nb101_benchmark_serves_repeats_means_and_specs(tmp_path, capsys):
                          (lambda: bench.query("not a cell"), r"module hash \(32 hex digits\) or its spec")]:
         with pytest.raises(BenchToolkitError, match=message):
             bad()
+
+
+# -- black-box search on NB101 ---------------------------------------------------------------------
+
+import random  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from bench_toolkit.cli import main  # noqa: E402
+from bench_toolkit.spaces import nb101  # noqa: E402
+
+
+def test_encodings_sample_and_mutate_to_valid_cells():
+    rng = random.Random(0)
+    official = ["0"] * len(nb101.EDGE_SLOTS)
+    for source, target in zip(*OFFICIAL_MATRIX.nonzero()):
+        official[nb101.EDGE_SLOTS.index((int(source), int(target)))] = "1"
+    encoding = (*official, *OFFICIAL_OPS[1:-1])
+    assert nb101.canonical(encoding) == OFFICIAL_HASH
+    for _ in range(30):
+        child = nb101.mutate(encoding, rng)
+        assert child != encoding and nb101.is_valid(child)
+        assert sum(a != b for a, b in zip(child, encoding)) >= 1
+        assert nb101.is_valid(nb101.sample(rng))
+    assert not nb101.is_valid(("0",) * 21 + ("maxpool3x3",) * 5)  # no edge: output unreachable
+
+
+def test_black_box_searches_run_on_an_nb101_file(tmp_path, capsys, monkeypatch):
+    # a file of 40 random cells, their validation accuracy growing with their edge count
+    rng = random.Random(1)
+    cells = {}
+    while len(cells) < 40:
+        spec = nb101.spec_of(nb101.sample(rng))
+        cells[spec.hash()] = spec
+    datas = []
+    for module_hash, spec in cells.items():
+        adjacency = "".join(str(v) for row in spec.matrix for v in row)
+        metrics = _metrics([(0.0, 0.0, 0.1, 0.1, 0.1), (108.0, 100.0, 1.0, 0.5 + 0.01 * spec.edges, 0.5)], 1000)
+        datas.append(json.dumps([module_hash, 108, adjacency, ",".join(spec.ops), base64.b64encode(metrics).decode()]).encode())
+    path = _file(tmp_path / "nb101.tfrecord", *datas)
+    bench = load_benchmark(f"nb101:{path}", cache_dir=tmp_path / "cache")
+    assert bench.cells == 40
+    capsys.readouterr()
+    # the real space samples from all 423,624 cells, which this file lacks: the searches run against it
+    # through a space restricted to its 40 cells
+    from bench_toolkit.search import BlackBoxRun, Budget, Protocol, run_blackbox
+    from bench_toolkit.spaces import SPACES, SearchSpace
+
+    specs = list(cells.values())
+    encode = {s.hash(): s for s in specs}
+    restricted = SearchSpace("nb101", nb101.DECISIONS, lambda arch: arch if isinstance(arch, str) else nb101.canonical(arch),
+                             lambda r: r.choice(specs).hash(), lambda arch, r: r.choice([h for h in encode if h != arch]))
+    monkeypatch.setitem(SPACES, "nb101", restricted)
+    protocol = Protocol.resolve(bench)
+    assert (protocol.dataset, protocol.metric, protocol.epochs) == ("cifar10", "valid_acc", 108)
+    for algo in ("random", "rea"):
+        history = run_blackbox(BlackBoxRun(algo, protocol, Budget(20), (0, 1), space="nb101"), bench)
+        scores = {h: 50.0 + s.edges for h, s in encode.items()}
+        assert all(row.score == pytest.approx(scores[row.arch]) for row in history.itertuples())
+    assert main(["search", "--algo", "rea", "--budget", "5", "--benchmark", f"nb101:{path}", "--out", str(tmp_path / "x")]) == 2
+    assert "answers for NB101 cells, not the nb201 space; add --space nb101" in capsys.readouterr().err
+
+
+def test_reinforce_over_nb101_encodings_queries_only_valid_cells():
+    from bench_toolkit.search.reinforce import reinforce
+    from bench_toolkit.spaces import NB101
+
+    class Scores:
+        """A stand-in evaluator: score = 10 x the pruned cell's edges; 200 queries."""
+
+        def __init__(self):
+            self.asked = []
+
+        @property
+        def exhausted(self):
+            return len(self.asked) >= 200
+
+        def __call__(self, arch):
+            spec = nb101.spec_of(arch)  # raises for an invalid cell
+            self.asked.append(spec)
+            return 10.0 * spec.edges
+
+    scores = Scores()
+    reinforce(NB101, scores, random.Random(0), learning_rate=0.05)
+    assert len(scores.asked) == 200
+    early = np.mean([s.edges for s in scores.asked[:50]])
+    late = np.mean([s.edges for s in scores.asked[-50:]])
+    assert late > early  # the policy moves toward the rewarded (more edges) cells

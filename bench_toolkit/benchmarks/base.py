@@ -66,6 +66,9 @@ class Benchmark:
     >>> bench.query("|nor_conv_3x3~0|+|...|", "cifar10", "test_acc")  # doctest: +SKIP
     """
 
+    SELECT_EPOCHS = 12
+    """Training length a search selects by where recorded (the NB201 paper's protocol, Sec. 5)."""
+
     def __init__(self, name: str, records: pd.DataFrame):
         self.name = name
         self.records = validate_records(records, name)

@@ -71,6 +71,10 @@ def load_records(path: Path) -> pd.DataFrame:
 class NB101Benchmark:
     """Ground truth for the NB101 cells of one official file (module docstring)."""
 
+    SELECT_EPOCHS = 108
+    """Training length a search selects by: NB101's searches select by validation accuracy at 108
+    epochs (Ying et al., Sec. 5)."""
+
     def __init__(self, name: str, records: pd.DataFrame):
         self.name = name
         self.records = records
@@ -123,19 +127,35 @@ class NB101Benchmark:
         n = len(ops)
         return nb101.pruned([[int(c) for c in adjacency[r * n:(r + 1) * n]] for r in range(n)], ops)
 
-    def _epochs(self, epochs: int | None) -> int:
+    # -- the argument checks of Benchmark (one dataset: CIFAR-10) ------------------------------------
+
+    def resolve_dataset(self, dataset: str | None) -> str:
+        if dataset not in (None, DATASET):
+            raise BenchToolkitError(f"benchmark '{self.name}' has no dataset '{dataset}'; choose one of: {DATASET}")
+        return DATASET
+
+    def epochs_for(self, dataset: str) -> tuple[int, ...]:
+        return self.epochs
+
+    def resolve_epochs(self, epochs: int | None, dataset: str | None = None) -> int:
         epochs = max(self.epochs) if epochs is None else int(epochs)
         if epochs not in self.epochs:
             raise BenchToolkitError(f"benchmark '{self.name}' has no {epochs}-epoch results; epochs available: "
                                     + ", ".join(map(str, self.epochs)))
         return epochs
 
+    def metrics_for(self, dataset: str | None = None, epochs: int | None = None) -> tuple[str, ...]:
+        return self.metrics
+
+    def check_metric(self, metric: str, dataset: str | None = None, epochs: int | None = None) -> None:
+        if metric not in self.metrics:
+            raise BenchToolkitError(f"benchmark '{self.name}' has no metric '{metric}'; available: {', '.join(self.metrics)}")
+
     def record(self, arch: str | nb101.Spec | dict, dataset: str | None = None, epochs: int | None = None,
                seed: int | None = None) -> dict[str, float]:
         """Every metric of one cell: the mean over repeats, or repeat ``seed``."""
-        if dataset not in (None, DATASET):
-            raise BenchToolkitError(f"benchmark '{self.name}' has no dataset '{dataset}'; choose one of: {DATASET}")
-        code, epochs = self._code[self.key(arch)], self._epochs(epochs)
+        self.resolve_dataset(dataset)
+        code, epochs = self._code[self.key(arch)], self.resolve_epochs(epochs)
         row = self._rows.get((code, epochs, MEAN_SEED if seed is None else int(seed)))
         if row is None:
             raise BenchToolkitError(f"benchmark '{self.name}' has no repeat {seed} of this cell at {epochs} epochs; "
@@ -145,13 +165,12 @@ class NB101Benchmark:
     def query(self, arch: str | nb101.Spec | dict, dataset: str | None = None, metric: str = "test_acc",
               epochs: int | None = None, seed: int | None = None) -> float:
         """One metric of one cell (default: CIFAR-10 test accuracy after 108 epochs, mean over repeats)."""
-        if metric not in self.metrics:
-            raise BenchToolkitError(f"benchmark '{self.name}' has no metric '{metric}'; available: {', '.join(self.metrics)}")
+        self.check_metric(metric)
         return self.record(arch, dataset, epochs, seed)[metric]
 
     def frame(self, epochs: int | None = None, seed: int | None = None) -> pd.DataFrame:
         """One row per cell: ``module_hash``, ``adjacency``, ``ops``, then ``cifar10.<metric>``."""
-        epochs = self._epochs(epochs)
+        epochs = self.resolve_epochs(epochs)
         r = self.records
         rows_ = r[(r["epochs"] == epochs) & (r["seed"] == (MEAN_SEED if seed is None else int(seed)))]
         out = rows_[["module_hash", "adjacency", "ops", *self.metrics]].rename(

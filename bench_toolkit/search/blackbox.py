@@ -23,6 +23,7 @@ from bench_toolkit import __version__
 from bench_toolkit.benchmarks import Benchmark
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.fileio import output_directory, write_json, write_table
+from bench_toolkit.benchmarks.nb101 import NB101Benchmark
 from bench_toolkit.search.evaluator import Budget, Evaluator, Protocol
 from bench_toolkit.search.random_search import random_search
 from bench_toolkit.search.rea import regularized_evolution
@@ -66,8 +67,9 @@ class BlackBoxRun:
 
 def search_one_seed(run: BlackBoxRun, bench: Benchmark, seed: int) -> pd.DataFrame:
     """The history of one seeded search."""
-    evaluator = Evaluator(bench, run.protocol, run.budget, seed)
-    get_algorithm(run.algo)(get_space(run.space), evaluator, random.Random(seed), **run.params)
+    space = get_space(run.space)
+    evaluator = Evaluator(bench, run.protocol, run.budget, seed, space.canonical)
+    get_algorithm(run.algo)(space, evaluator, random.Random(seed), **run.params)
     return evaluator.history()
 
 
@@ -103,6 +105,11 @@ def run_blackbox(
 ) -> pd.DataFrame:
     """Search once per seed; write the run directory when ``out_dir`` is given; return the history."""
     check_params(run.algo, run.params)  # fail on bad input before any work
+    answers_nb101 = isinstance(bench, NB101Benchmark)
+    if (run.space == "nb101") != answers_nb101:
+        raise BenchToolkitError(f"benchmark '{bench.name}' answers for {'NB101' if answers_nb101 else 'NB201'} cells, "
+                                f"not the {run.space} space; " + ("add --space nb101" if answers_nb101 else
+                                                                  "give --benchmark nb101:PATH (an official NB101 file)"))
     Evaluator.check(bench, run.protocol, run.budget)
     if out_dir is not None and (output_directory(out_dir) / "config.json").exists():
         raise BenchToolkitError(f"'{out_dir}' already holds a run; choose a new --out (a black-box search reruns in "

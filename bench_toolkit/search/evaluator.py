@@ -10,6 +10,7 @@ time (the "simulated time" budget of the NB201 paper).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -41,11 +42,12 @@ class Protocol:
         report_dataset: str | None = None, report_epochs: int | None = None,
     ) -> "Protocol":
         """Fill unset fields with the NB201 protocol where the benchmark allows, else its defaults:
-        select on ``cifar10-valid`` (else the default dataset) at 12 epochs (else the default),
+        select on ``cifar10-valid`` (else the default dataset) at the benchmark's ``SELECT_EPOCHS``
+        (NB201: 12; NB101: 108, its paper's) where recorded (else the default),
         by ``valid_acc`` (else ``test_acc``); report ``test_acc`` of ``cifar10`` at the default epochs."""
         dataset = bench.resolve_dataset(dataset or ("cifar10-valid" if "cifar10-valid" in bench.datasets else None))
-        if epochs is None and 12 in bench.epochs_for(dataset):
-            epochs = 12
+        if epochs is None and bench.SELECT_EPOCHS in bench.epochs_for(dataset):
+            epochs = bench.SELECT_EPOCHS
         epochs = bench.resolve_epochs(epochs, dataset)
         if metric is None:
             metric = "valid_acc" if "valid_acc" in bench.metrics_for(dataset, epochs) else "test_acc"
@@ -76,9 +78,12 @@ class Budget:
 class Evaluator:
     """Answers ``evaluator(arch) -> score`` from the benchmark and records one history row per query."""
 
-    def __init__(self, bench: Benchmark, protocol: Protocol, budget: Budget, seed: int):
+    def __init__(self, bench: Benchmark, protocol: Protocol, budget: Budget, seed: int,
+                 canonical: Callable[[Any], str] = nb201.canonical):
+        """``canonical`` turns what the search proposes into the key the benchmark is asked with
+        (the space's: an NB201 cell string, an NB101 module hash)."""
         self.has_time = self.check(bench, protocol, budget)
-        self.bench, self.protocol, self.budget, self.seed = bench, protocol, budget, seed
+        self.bench, self.protocol, self.budget, self.seed, self.canonical = bench, protocol, budget, seed, canonical
         self.rows: list[dict[str, Any]] = []
         self.sim_time = 0.0
         self._best: tuple[float, str, float] | None = None  # (score, arch, test_acc)
@@ -101,11 +106,11 @@ class Evaluator:
             b.seconds is not None and self.sim_time >= b.seconds
         )
 
-    def __call__(self, arch: nb201.Arch | str) -> float:
+    def __call__(self, arch: Any) -> float:
         if self.exhausted:
             raise RuntimeError("query after the budget was exhausted: check evaluator.exhausted in the search loop")
         p = self.protocol
-        key = nb201.canonical(arch)
+        key = self.canonical(arch)
         selected = self.bench.record(key, p.dataset, p.epochs)
         score = selected[p.metric]
         test_acc = self.bench.query(key, p.report_dataset, "test_acc", p.report_epochs)

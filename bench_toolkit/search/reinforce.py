@@ -28,17 +28,19 @@ def reinforce(
     ema_momentum: float = 0.9, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
 ) -> None:
     """Run the policy-gradient loop until the budget is spent."""
-    widths = {len(options) for options in space.decisions}
-    if len(widths) != 1:
-        raise NotImplementedError("REINFORCE here assumes every decision has the same number of options")
-    logits = np.zeros((len(space.decisions), widths.pop()))
+    width = max(len(options) for options in space.decisions)
+    # one logit row per decision, padded with -inf where a decision has fewer options (NB101: edges have 2)
+    logits = np.array([[0.0] * len(options) + [-np.inf] * (width - len(options)) for options in space.decisions])
     first, second = np.zeros_like(logits), np.zeros_like(logits)
     baseline: float | None = None
     step = 0
     while not evaluate.exhausted:
         probs = _softmax(logits)
         choices = [rng.choices(range(len(p)), weights=p)[0] for p in probs]
-        reward = evaluate(space.from_choices(choices)) / 100.0
+        arch = space.from_choices(choices)
+        # a sample that is no architecture of the space (NB101: disconnected, or more than 9 edges)
+        # is rewarded 0 and costs no query
+        reward = evaluate(arch) / 100.0 if space.is_valid(arch) else 0.0
         baseline = reward if baseline is None else ema_momentum * baseline + (1 - ema_momentum) * reward
         grad_log_prob = -probs
         grad_log_prob[np.arange(len(choices)), choices] += 1.0

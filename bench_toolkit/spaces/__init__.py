@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench_toolkit.errors import BenchToolkitError
-from bench_toolkit.spaces import darts, nb201
+from bench_toolkit.spaces import darts, nb101, nb201
 from bench_toolkit.spaces.base import SearchSpace
 
 NB201 = SearchSpace(
@@ -14,7 +14,16 @@ NB201 = SearchSpace(
     mutate=nb201.mutate,
 )
 
-SPACES: dict[str, SearchSpace] = {NB201.name: NB201}
+NB101 = SearchSpace(
+    name="nb101",
+    decisions=nb101.DECISIONS,
+    canonical=nb101.canonical,
+    sample=nb101.sample,
+    mutate=nb101.mutate,
+    is_valid=nb101.is_valid,
+)
+
+SPACES: dict[str, SearchSpace] = {NB201.name: NB201, NB101.name: NB101}
 
 
 def count_op(space: str, arch: str, op: str) -> int:
@@ -33,4 +42,4 @@ def get_space(name: str) -> SearchSpace:
         raise BenchToolkitError(f"unknown search space '{name}'; available: {', '.join(SPACES)}") from None
 
 
-__all__ = ["NB201", "SPACES", "SearchSpace", "count_op", "darts", "get_space", "nb201"]
+__all__ = ["NB101", "NB201", "SPACES", "SearchSpace", "count_op", "darts", "get_space", "nb101", "nb201"]

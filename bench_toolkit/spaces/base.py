@@ -21,6 +21,8 @@ class SearchSpace:
     canonical: Callable[[object], str]
     sample: Callable[[random.Random], tuple[str, ...]]
     mutate: Callable[[object, random.Random], tuple[str, ...]]
+    is_valid: Callable[[Sequence[str]], bool] = lambda choices: True
+    """Whether a choice of options is an architecture of the space (NB101: connected, at most 9 edges)."""
 
     def from_choices(self, choices: Sequence[int]) -> tuple[str, ...]:
         """The architecture picking option ``choices[k]`` at decision ``k``."""

@@ -10,11 +10,17 @@ labels (input -1, output -2, the ops 0, 1, 2 in the order above): every vertex s
 of ``(out-degree, in-degree, label)``, and for as many rounds as there are vertices each vertex
 takes the MD5 of its sorted in-neighbours' hashes, its sorted out-neighbours' hashes and its own;
 the cell's hash is the MD5 of the sorted final hashes.
+
+For black-box search a cell is encoded as the NB101 paper's 26 decisions (its REINFORCE
+encoding): the 21 possible edges of a 7-vertex DAG, each "0" or "1", in the reference's bit order
+(by target, then source), and the 5 middle ops. :func:`sample` and :func:`mutate` return valid
+encodings only, as the reference's examples do.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -107,3 +113,60 @@ def _reachable(m: np.ndarray, start: int, forward: bool) -> set[int]:
                 seen.add(w)
                 frontier.append(w)
     return seen
+
+
+EDGE_SLOTS: tuple[tuple[int, int], ...] = tuple((i, j) for j in range(MAX_VERTICES) for i in range(j))
+"""The 21 possible edges (source, target) of a 7-vertex cell, by target then source."""
+DECISIONS: tuple[tuple[str, ...], ...] = (("0", "1"),) * len(EDGE_SLOTS) + (OPS,) * (MAX_VERTICES - 2)
+
+
+def spec_of(encoding: Sequence[str]) -> Spec:
+    """The pruned spec of a 26-decision encoding (raises for an invalid cell)."""
+    encoding = tuple(encoding)
+    if len(encoding) != len(DECISIONS) or any(c not in options for c, options in zip(encoding, DECISIONS)):
+        raise BenchToolkitError(f"an NB101 encoding is {len(EDGE_SLOTS)} edge bits ('0'/'1') then "
+                                f"{MAX_VERTICES - 2} ops from {', '.join(OPS)}")
+    matrix = np.zeros((MAX_VERTICES, MAX_VERTICES), dtype=int)
+    for (i, j), bit in zip(EDGE_SLOTS, encoding):
+        matrix[i, j] = int(bit)
+    return pruned(matrix, (INPUT, *encoding[len(EDGE_SLOTS):], OUTPUT))
+
+
+def is_valid(encoding: Sequence[str]) -> bool:
+    """Whether the encoding is a cell of the benchmark (connected, at most 9 edges after pruning)."""
+    try:
+        spec_of(encoding)
+    except BenchToolkitError:
+        return False
+    return True
+
+
+def canonical(arch: object) -> str:
+    """The module hash of an encoding, a :class:`Spec`, or a hash itself."""
+    if isinstance(arch, Spec):
+        return arch.hash()
+    if isinstance(arch, str) and len(arch) == 32:
+        return arch
+    return spec_of(arch).hash()  # type: ignore[arg-type]
+
+
+def sample(rng: random.Random) -> tuple[str, ...]:
+    """A random valid cell: every edge on with probability 1/2 and uniform ops, drawn again until
+    valid (the reference examples' ``random_spec``)."""
+    while True:
+        encoding = tuple(rng.choice(options) for options in DECISIONS)
+        if is_valid(encoding):
+            return encoding
+
+
+def mutate(arch: Sequence[str], rng: random.Random) -> tuple[str, ...]:
+    """The reference examples' ``mutate_spec`` at mutation rate 1: each edge flips with probability
+    1/21 and each op changes to another with probability 1/5, drawn again until the child is valid
+    and differs from the parent."""
+    parent = tuple(arch)
+    n_edges, n_ops = len(EDGE_SLOTS), MAX_VERTICES - 2
+    while True:
+        child = [("1" if bit == "0" else "0") if rng.random() < 1 / n_edges else bit for bit in parent[:n_edges]]
+        child += [rng.choice([o for o in OPS if o != op]) if rng.random() < 1 / n_ops else op for op in parent[n_edges:]]
+        if tuple(child) != parent and is_valid(child):
+            return tuple(child)
