@@ -140,7 +140,6 @@ def _search_differentiable(args: argparse.Namespace) -> None:
     from bench_toolkit.executors import executor_from_args
     from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
     from bench_toolkit.search.differentiable.presets import get_preset
-    from bench_toolkit.search.differentiable.spaces import get_supernet_space
 
     executor = executor_from_args(args, default_folder=str(Path(args.resume or args.out) / "slurm_logs"))
     if args.resume and _saved_kind(Path(args.resume)) == "multilevel":
@@ -172,7 +171,7 @@ def _search_differentiable(args: argparse.Namespace) -> None:
             from bench_toolkit.search.multilevel.run import run_interleaved
 
             config = config_for(scale, MULTILEVEL_METHODS[args.algo], settings)
-            benchmark = args.benchmark or (DEFAULT_BENCHMARK if get_supernet_space(config.space).has_benchmark else None)
+            benchmark = args.benchmark or _default_benchmark(config.space)
             return _print_final(run_interleaved(args.algo, config, args.task, benchmark, list(range(args.seeds)), out,
                                                 scale, args.device), out)
         config = config_for(scale, get_method(args.algo).defaults, settings)
@@ -183,7 +182,7 @@ def _search_differentiable(args: argparse.Namespace) -> None:
                                  args.out)
         stop = {"criterion": args.stop, "op": args.stop_op} if args.stop else None
         # the embedded benchmark answers where the space has one (NB201); the DARTS space has none
-        benchmark = args.benchmark or (DEFAULT_BENCHMARK if get_supernet_space(config.space).has_benchmark else None)
+        benchmark = args.benchmark or _default_benchmark(config.space)
         run_supernet_search(args.algo, config, data, benchmark,
                             list(range(args.seeds)), out, scale=scale, device=args.device, stop=stop,
                             executor=executor, threads=args.threads)
@@ -195,6 +194,14 @@ def _print_final(final: dict[str, Any], out: Any) -> None:
     answers = [f"{key} {value['mean']:.2f} ± {value['std']:.2f}" for key, value in final.items()
                if key.endswith(".test_acc")]
     print(f"final cells over {seeds} seed(s): {'; '.join(answers) or 'no benchmark answers'}; run directory {out}")
+
+
+def _default_benchmark(space_name: str) -> str | None:
+    """The embedded benchmark where it answers for the space (NB201); else none (no NB101 file ships)."""
+    from bench_toolkit.search.differentiable.spaces import get_supernet_space
+
+    space = get_supernet_space(space_name)
+    return DEFAULT_BENCHMARK if space.has_benchmark and space.benchmark_kind == "nb201" else None
 
 
 def _saved_kind(out) -> str | None:

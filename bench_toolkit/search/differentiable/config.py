@@ -166,6 +166,7 @@ class SearchConfig:
     if_probe_node: tuple[int, ...] = (1, 7)  # (stage, node), stages counted from 1
     if_probe_sources: tuple[int, ...] = (6, 4, 1)  # the node's candidate inputs (Fig. 1: pre-1, pre-3, pre-6)
     if_probe_extra: tuple[int, ...] = ()  # added connections, flat source, target pairs (Fig. 1d: 1, 4, 2, 6, 3, 7)
+    oneshot_space: int = 1  # NAS-Bench-1Shot1: search space 1, 2 or 3 (--space nb101-1shot1)
     # interleaving learning / IMTNAS (search/multilevel/): K tasks x M rounds sharing alpha
     rounds: int = 2  # M (IL and IMTNAS: 2)
     task_order: tuple[int, ...] = ()  # the learners' order within a round (empty: as the tasks are given)
@@ -214,6 +215,9 @@ class SearchConfig:
         if "mmd_augmentations" in settings and settings["mmd_augmentations"] < 2:
             raise BenchToolkitError(f"mmd_augmentations must be at least 2 (Eq. 3 pairs distinct augmentations), "
                                     f"got {settings['mmd_augmentations']}")
+        if "oneshot_space" in settings and settings["oneshot_space"] not in (1, 2, 3):
+            raise BenchToolkitError(f"oneshot_space must be 1, 2 or 3 (NAS-Bench-1Shot1's search spaces), "
+                                    f"got {settings['oneshot_space']!r}")
         for key in ("L", "if_step_iterations", "rounds", "mmd_examples"):
             if key in settings and settings[key] < 1:
                 raise BenchToolkitError(f"setting {key} must be a positive integer, got {settings[key]!r}")

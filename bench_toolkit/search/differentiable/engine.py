@@ -278,6 +278,13 @@ class SupernetSearch:
         self.mixing.after_epoch(self.model.alpha, self.epoch)
         return self._record(row)
 
+    def _edge_weights(self) -> np.ndarray | None:
+        """The supernet's edge weights (None where it has no beta)."""
+        if self.model.beta is None:
+            return None
+        with torch.no_grad():
+            return self.model.edge_weights().detach().cpu().double().numpy()
+
     def _alpha_numpy(self) -> np.ndarray:
         return self.model.alpha.detach().cpu().double().numpy()
 
@@ -291,7 +298,7 @@ class SupernetSearch:
             selected = {"selected_valid_acc": score}
         else:
             arch = self.space.derive(alpha, weights, self.config.ops, self.config.derive_exclude_none,
-                                     self.mixing.derivable())
+                                     self.mixing.derivable(), self._edge_weights())
             selected = {}
         summary: dict[str, Any] = {"arch": arch, "entropy": float(entropy.mean()), **selected}
         summary.update({f"entropy.{edge}": float(h) for edge, h in zip(self.space.edge_names, entropy)})
@@ -307,9 +314,8 @@ class SupernetSearch:
         if self.config.hessian_every:
             row["hessian_eig"] = self.hessian_eigenvalue() if self.epoch % self.config.hessian_every == 0 else float("nan")
         if self.model.beta is not None:  # PC-DARTS: each edge's weight among the edges entering its node
-            with torch.no_grad():
-                edge_weights = self.model.edge_weights().cpu().tolist()
-            row.update({f"edge_weight.{edge}": w for edge, w in zip(self.space.edge_names, edge_weights)})
+            names = self.space.beta_names or self.space.edge_names
+            row.update({f"edge_weight.{edge}": float(w) for edge, w in zip(names, self._edge_weights())})
         row["lr_w"] = self.scheduler.get_last_lr()[0]
         row["lr_alpha"] = self.a_optimizer.param_groups[0]["lr"]
         row.update(self.mixing.columns(self.epoch))

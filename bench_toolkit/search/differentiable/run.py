@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from bench_toolkit import __version__
-from bench_toolkit.benchmarks import Benchmark, load_benchmark
+from bench_toolkit.benchmarks import Benchmark, NB101Benchmark, load_benchmark
 from bench_toolkit.data.batches import PairedBatches
 from bench_toolkit.devices import checked_device
 from bench_toolkit.diagnostics.stop import parse_criterion
@@ -142,6 +142,10 @@ def prepare_run(algo: str, config: SearchConfig, data_spec: str, benchmark_spec:
         raise BenchToolkitError(f"'{stop['criterion']}' is a post-hoc reference, not a stop criterion; "
                                 "apply it to the finished run with `bench-toolkit stop`")
     bench = load_benchmark(benchmark_spec) if benchmark_spec else None
+    if bench is not None and (space.benchmark_kind == "nb101") != isinstance(bench, NB101Benchmark):
+        raise BenchToolkitError(f"benchmark '{bench.name}' does not answer for the {space.name} space's architectures; "
+                                + ("give --benchmark nb101:PATH (an official NB101 file)" if space.benchmark_kind == "nb101"
+                                   else "give an NB201 benchmark"))
     # read before anything is written: a bad path or layout must not leave a config.json behind
     data = load_search_data(data_spec, config)
     data_spec, benchmark_spec = _absolute(data_spec), _absolute(benchmark_spec)

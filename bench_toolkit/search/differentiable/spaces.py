@@ -13,6 +13,7 @@ the DARTS CNN space and IF-NAS's L-chain space are the implementations.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -24,12 +25,12 @@ from torch import nn
 from bench_toolkit.diagnostics.recorder import derive
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.search.differentiable.selection import template_candidates, uniform_candidates
-from bench_toolkit.spaces import darts, lchain, nb201
+from bench_toolkit.spaces import darts, lchain, nb101, nb201, oneshot1
 
 if TYPE_CHECKING:
     from bench_toolkit.search.differentiable.config import SearchConfig
 
-Derive = Callable[[np.ndarray, np.ndarray, Sequence[str], bool, "np.ndarray | None"], str]
+Derive = Callable[[np.ndarray, np.ndarray, Sequence[str], bool, "np.ndarray | None", "np.ndarray | None"], str]
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,9 @@ class SupernetSpace:
     build: Callable[[int, SearchConfig], nn.Module]
     """``build(num_classes, config)``: the supernet."""
     derive: Derive
-    """``derive(alpha, weights, ops, exclude_none, alive)``: the derived architecture's text form,
-    from alpha and the method's op distribution ``weights`` (both ``(edges, ops)``)."""
+    """``derive(alpha, weights, ops, exclude_none, alive, edge_weights)``: the derived architecture's
+    text form, from alpha and the method's op distribution ``weights`` (both ``(edges, ops)``) and,
+    where the supernet has them, its edge weights (NAS-Bench-1Shot1: the blocks' input weights)."""
     defaults: dict[str, Any] = field(default_factory=dict)
     """Settings of its reference search that differ from :class:`SearchConfig`'s (NB201's)."""
     has_benchmark: bool = False
@@ -63,6 +65,11 @@ class SupernetSpace:
     """Per scale, the sizes of the space's own that the scale sets (L-chain: nodes per stage)."""
     methods: tuple[str, ...] | None = None
     """The methods that search it (None: every method)."""
+    beta_names: tuple[str, ...] | None = None
+    """Names of the supernet's edge weights where they are not one per alpha row (NAS-Bench-1Shot1);
+    None: one per row, named as the rows."""
+    benchmark_kind: str = "nb201"
+    """Which benchmark answers for its architectures: ``nb201`` or ``nb101``."""
     specialise: Callable[[SearchConfig], SupernetSpace] | None = None
     """``specialise(config)``: the space for one configuration, where its rows depend on settings
     (L-chain: the stage sizes and L); None: the same for every configuration."""
@@ -76,7 +83,7 @@ def _build_nb201(num_classes: int, c: SearchConfig) -> nn.Module:
 
 
 def _derive_nb201(alpha: np.ndarray, weights: np.ndarray, ops: Sequence[str], exclude_none: bool,
-                  alive: np.ndarray | None) -> str:
+                  alive: np.ndarray | None, edge_weights: np.ndarray | None = None) -> str:
     """Per edge the op of largest alpha (DARTS Sec. 2.4, as NB201's ``genotype()``)."""
     return nb201.format_arch(derive(alpha, ops, exclude_none, alive))
 
@@ -90,7 +97,7 @@ def _build_darts(num_classes: int, c: SearchConfig) -> nn.Module:
 
 
 def _derive_darts(alpha: np.ndarray, weights: np.ndarray, ops: Sequence[str], exclude_none: bool,
-                  alive: np.ndarray | None) -> str:
+                  alive: np.ndarray | None, edge_weights: np.ndarray | None = None) -> str:
     """The DARTS genotype of the op distribution (``none`` never counts: DARTS Sec. 2.4)."""
     return str(darts.derive_genotype(weights, ops, alive))
 
@@ -152,7 +159,7 @@ def _lchain(stages: Sequence[int], L: int) -> SupernetSpace:
     architecture is what the method keeps alive (IF-NAS prunes; nothing is argmaxed)."""
 
     def derive(alpha: np.ndarray, weights: np.ndarray, ops: Sequence[str], exclude_none: bool,
-               alive: np.ndarray | None) -> str:
+               alive: np.ndarray | None, edge_weights: np.ndarray | None = None) -> str:
         return str(lchain.arch_from_rows(stages, L, np.ones(alpha.shape, dtype=bool) if alive is None else alive, ops))
 
     # alpha and beta start at 1e-5 N(0, 1), as the reference
@@ -162,6 +169,48 @@ def _lchain(stages: Sequence[int], L: int) -> SupernetSpace:
                                       # single level: 5,000 images on both sides, 78 iterations an epoch as the other mini searches
                                       "mini": {"stage_nodes": (10, 10, 10), "images_per_class": 500}},
                          methods=("if-nas",), specialise=lambda c: replace(_lchain(c.stage_nodes, c.L), specialise=None))
+
+
+def _build_oneshot1(num_classes: int, c: SearchConfig) -> nn.Module:
+    from bench_toolkit.nn.oneshot1_supernet import OneShot1Supernet
+
+    # three stacks of N cells (the reference's 9 cells at N = 3)
+    return OneShot1Supernet(num_classes, c.oneshot_space, c.channels, 3 * c.cells_per_stage, c.ops, c.alpha_init_std)
+
+
+def _oneshot1(space: int) -> SupernetSpace:
+    """A NAS-Bench-1Shot1 space: alpha rows are its choice blocks; the derived cell is an NB101
+    spec (JSON), each block's op by the largest alpha, its inputs and the output's by the largest
+    input weights (as many as the space gives each vertex), as the reference evaluates DARTS."""
+    from bench_toolkit.nn.oneshot1_supernet import beta_groups
+
+    groups = beta_groups(space)
+    counts = oneshot1.checked_space(space)
+
+    def derive(alpha: np.ndarray, weights: np.ndarray, ops: Sequence[str], exclude_none: bool,
+               alive: np.ndarray | None, edge_weights: np.ndarray | None = None) -> str:
+        if edge_weights is None:
+            raise ValueError("a NAS-Bench-1Shot1 cell is derived from its input weights too")
+        parts = np.split(np.asarray(edge_weights), np.cumsum([size for _, size in groups])[:-1])
+        chosen = {block: part for (block, _), part in zip(groups, parts)}
+        parents = []
+        for vertex in range(1, len(counts)):
+            block = vertex - 1 if vertex < len(counts) - 1 else -1
+            if block in chosen:
+                parents.append(tuple(sorted(np.argsort(-chosen[block], kind="stable")[:counts[vertex]].tolist())))
+            else:
+                parents.append(tuple(range(vertex)))
+        cell = oneshot1.spec(space, parents, [ops[k] for k in weights.argmax(axis=1)])
+        return json.dumps({"matrix": [list(row) for row in cell.matrix], "ops": list(cell.ops)})
+
+    names = tuple(f"block{b + 1}<-{source}" if b >= 0 else f"output<-{source}"
+                  for b, size in groups for source in range(size))
+    return SupernetSpace("nb101-1shot1", nb101.OPS, tuple(f"block{b + 1}" for b in range(oneshot1.blocks(space))),
+                         _build_oneshot1, derive, {"ops": nb101.OPS, "oneshot_space": space, "cells_per_stage": 3},
+                         has_benchmark=True, scale_sizes={"smoke": {}, "mini": {}}, beta_names=names,
+                         benchmark_kind="nb101", methods=("darts-v1", "darts-v2", "gdas", "asap", "prune-magnitude",
+                                                          "prune-accumgrad"),
+                         specialise=lambda c: replace(_oneshot1(c.oneshot_space), specialise=None))
 
 
 def _controller(name: str) -> Any:
@@ -186,6 +235,8 @@ SUPERNET_SPACES: dict[str, SupernetSpace] = {
                            controller=lambda ops: _controller("GenotypeController")(ops)),
     # IF-NAS's macro space, registered at the paper's sizes; its rows follow the stage sizes and L
     "lchain": _lchain(lchain.IMAGENET_STAGES, 4),
+    # NAS-Bench-1Shot1's spaces (oneshot_space 1, 2, 3), registered as space 1
+    "nb101-1shot1": _oneshot1(1),
 }
 
 
