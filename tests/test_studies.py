@@ -187,3 +187,19 @@ def _study_experiments(study: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_exp8_needs_an_nb101_file_and_runs_darts_500_epochs_in_each_space(tmp_path, monkeypatch):
+    degradation = _study_experiments("darts_degradation")
+    args = _args(tmp_path, seeds=1)
+    with pytest.raises(SystemExit, match="pass --benchmark nb101:PATH"):
+        degradation.exp8(args)
+    seen = {}
+    monkeypatch.setattr(degradation, "complete", lambda args, runs: seen.update(runs) or {})
+    monkeypatch.setattr(degradation, "curve_figure", lambda *a, **k: None)
+    monkeypatch.setattr(degradation, "write_outputs", lambda *a, **k: None)
+    monkeypatch.setattr(degradation, "final_table", lambda runs: None)
+    degradation.exp8(Namespace(**{**vars(args), "benchmark": "nb101:/data/nasbench_full.tfrecord"}))
+    configs = {label: config_for("mini", get_method(run.algo).defaults, run.settings) for label, run in seen.items()}
+    assert {(c.space, c.oneshot_space, c.epochs, c.cells_per_stage) for c in configs.values()} == {
+        ("nb101-1shot1", k, 500, 1) for k in (1, 2, 3)}

@@ -72,6 +72,21 @@ def exp7(args: argparse.Namespace) -> None:
     _compare(args, "exp7_long", "Exp.7: 500 epochs", {"Exp.7": "long-500"}, magnitudes=("Exp.7",))
 
 
+def exp8(args: argparse.Namespace) -> None:
+    """Exp.8 (Fig. 4): DARTS for 500 epochs in NAS-Bench-1Shot1's search spaces 1, 2 and 3;
+    accuracy of the derived cell (NB101, CIFAR-10 test at 108 epochs) and operation magnitudes.
+    Needs an official NB101 file: --benchmark nb101:PATH."""
+    if not str(args.benchmark).startswith("nb101:"):
+        raise SystemExit("exp8 queries NAS-Bench-101: pass --benchmark nb101:PATH (nasbench_full.tfrecord or "
+                         "nasbench_only108.tfrecord); no NB101 file ships with the toolkit")
+    runs = complete(args, only(args, {f"space {k}": method_run("darts-v1", {"space": "nb101-1shot1", "oneshot_space": k,
+                                                                            "epochs": 500}, f"exp8-ss{k}")
+                                      for k in (1, 2, 3)}))
+    curve_figure(runs, "accuracy", _out(args) / "exp8_oneshot1_accuracy.png", "Exp.8: NAS-Bench-1Shot1")
+    curve_figure(runs, "magnitude", _out(args) / "exp8_oneshot1_magnitude.png", "operation magnitude")
+    write_outputs(_out(args), "exp8_oneshot1", final_table(runs))
+
+
 TABLE1 = {"DARTS-V1": preset_run("darts-v1"), "DARTS-V2": method_run("darts-v2", {}, "darts-v2"),
           "GDAS": preset_run("gdas"), "RSPS": method_run("rsps", {}, "rsps"), "SETN": method_run("setn", {}, "setn"),
           "ENAS": method_run("enas", {}, "enas"), "EX-DARTS": preset_run("ex-darts")}

@@ -206,7 +206,10 @@ def _oneshot1(space: int) -> SupernetSpace:
     names = tuple(f"block{b + 1}<-{source}" if b >= 0 else f"output<-{source}"
                   for b, size in groups for source in range(size))
     return SupernetSpace("nb101-1shot1", nb101.OPS, tuple(f"block{b + 1}" for b in range(oneshot1.blocks(space))),
-                         _build_oneshot1, derive, {"ops": nb101.OPS, "oneshot_space": space, "cells_per_stage": 3},
+                         _build_oneshot1, derive,
+                         # DARTS's train_search.py settings, on which the NAS-Bench-1Shot1 code builds
+                         {"ops": nb101.OPS, "oneshot_space": space, "cells_per_stage": 3, "w_weight_decay": 3e-4,
+                          "w_nesterov": False},
                          has_benchmark=True, scale_sizes={"smoke": {}, "mini": {}}, beta_names=names,
                          benchmark_kind="nb101", methods=("darts-v1", "darts-v2", "gdas", "asap", "prune-magnitude",
                                                           "prune-accumgrad"),
