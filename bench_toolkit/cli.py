@@ -39,8 +39,13 @@ def _parse_setting(text: str) -> tuple[str, Any]:
 def cmd_query(args: argparse.Namespace) -> None:
     from bench_toolkit.benchmarks import load_benchmark
 
+    from bench_toolkit.benchmarks import NB101Benchmark
+
     bench = load_benchmark(args.benchmark)
-    print(f"{bench.query(args.arch, args.dataset, args.metric, args.epochs, args.seed):.4f}")
+    if args.spec is not None and not isinstance(bench, NB101Benchmark):
+        raise BenchToolkitError("--spec names an NB101 cell; give --benchmark nb101:PATH, or --arch for an NB201 cell")
+    cell = args.arch if args.spec is None else args.spec
+    print(f"{bench.query(cell, args.dataset, args.metric, args.epochs, args.seed):.4f}")
 
 
 def cmd_table(args: argparse.Namespace) -> None:
@@ -335,7 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = commands.add_parser("query", help="print one metric of one architecture")
     benchmark_args(q)
-    q.add_argument("--arch", required=True, help="canonical NB201 string |op~0|+|op~0|op~1|+|op~0|op~1|op~2|")
+    cell = q.add_mutually_exclusive_group(required=True)
+    cell.add_argument("--arch", help="canonical NB201 string |op~0|+|op~0|op~1|+|op~0|op~1|op~2| (or an NB101 module hash)")
+    cell.add_argument("--spec", help='NB101: the cell as JSON {"matrix": [[0, 1, ...], ...], "ops": ["input", ..., "output"]}')
     q.add_argument("--dataset", help="cifar10-valid, cifar10, cifar100 or ImageNet16-120 (default: cifar10)")
     q.add_argument("--metric", default="test_acc", help="e.g. test_acc, valid_acc, train_loss, params, train_time")
     q.set_defaults(func=cmd_query)

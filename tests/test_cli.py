@@ -58,7 +58,7 @@ def test_usage_mistakes_are_one_line_too(capsys):
         main(["query"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert "required: --arch" in err and err.count("\n") == 1
+    assert "one of the arguments --arch --spec is required" in err and err.count("\n") == 1
 
 
 def test_search_writes_a_run_directory_and_prints_mean_std(tmp_path, capsys):

@@ -146,6 +146,7 @@ def test_nb101_benchmark_serves_repeats_means_and_specs(tmp_path, capsys):
 import random  # noqa: E402
 
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from bench_toolkit.cli import main  # noqa: E402
 from bench_toolkit.spaces import nb101  # noqa: E402
@@ -227,3 +228,17 @@ def test_reinforce_over_nb101_encodings_queries_only_valid_cells():
     early = np.mean([s.edges for s in scores.asked[:50]])
     late = np.mean([s.edges for s in scores.asked[-50:]])
     assert late > early  # the policy moves toward the rewarded (more edges) cells
+
+
+def test_cli_query_and_table_on_an_nb101_file(tmp_path, capsys):
+    path = _file(tmp_path / "nb101.tfrecord", _row(), _chain_row(108, 0.80))
+    spec = json.dumps({"matrix": OFFICIAL_MATRIX.tolist(), "ops": OFFICIAL_OPS})
+    assert main(["query", "--benchmark", f"nb101:{path}", "--spec", spec]) == 0
+    assert capsys.readouterr().out.strip() == "92.0606"
+    assert main(["query", "--benchmark", f"nb101:{path}", "--arch", OFFICIAL_HASH, "--metric", "valid_acc"]) == 0
+    assert capsys.readouterr().out.strip() == "92.6416"
+    assert main(["table", "--benchmark", f"nb101:{path}", "--out", str(tmp_path / "nb101.csv")]) == 0
+    table = pd.read_csv(tmp_path / "nb101.csv")
+    assert sorted(table["module_hash"]) == sorted([OFFICIAL_HASH, pruned(CHAIN, CHAIN_OPS).hash()])
+    assert main(["query", "--spec", spec]) == 2  # the embedded NB201 benchmark has no NB101 cells
+    assert "--spec names an NB101 cell" in capsys.readouterr().err
