@@ -67,3 +67,37 @@ def test_pruning_removes_vertices_off_every_input_output_path():
 def test_malformed_specs_are_one_line(matrix, ops, message):
     with pytest.raises(BenchToolkitError, match=message):
         pruned(matrix, ops)
+
+
+# The documented behaviour of the reference hash (nasbench/lib/graph_util_test.py's examples)
+CHAIN5 = [[0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
+SHORTCUT = [[0, 1, 0, 1], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
+FAN = [[0, 1, 1, 1, 1, 0, 0], [0, 0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 1, 0],
+       [0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 0]]
+
+
+def test_the_reference_hash_examples():
+    h = lambda m, labels: hash_module(np.array(m), labels)  # noqa: E731
+    m1 = [[0, 1, 1, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
+    m2 = [[0, 1, 0, 1, 0], [0, 0, 1, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
+    m3 = [[0, 1, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
+    l1, l2, l3 = [-1, 1, 2, 3, -2], [-1, 2, 3, 1, -2], [-1, 2, 1, 3, -2]
+    assert h(m1, l1) == h(m2, l2) == h(m3, l3)  # the same graph, vertices renumbered
+    assert h(m1, l2) != h(m1, l1) and h(m1, l3) != h(m1, l1)
+    regular1 = [[0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 1, 1, 0, 0, 1, 0], [0, 0, 0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1, 0, 0],
+                [0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 1], [0] * 8]
+    regular2 = [[0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 1, 1, 0, 1, 0, 0], [0, 0, 0, 0, 1, 0, 1, 0], [0, 0, 0, 0, 1, 1, 0, 0],
+                [0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 0, 0, 1], [0] * 8]
+    assert h(regular1, [-1] + [1] * 6 + [-2]) != h(regular2, [-1] + [1] * 6 + [-2])
+    assert h(CHAIN5, [-1, 1, 0, 0, -2]) != h(CHAIN5, [-1, 0, 0, 1, -2])  # needs each vertex's own hash
+    assert h(SHORTCUT, [-1, 1, 0, -2]) != h(SHORTCUT, [-1, 0, 1, -2])  # needs edge directions
+    assert h(FAN, [-1, 1, 0, 0, 0, 0, -2]) != h(FAN, [-1, 0, 0, 0, 1, 0, -2])  # needs in-neighbours
+    # the reference's known collision: two non-isomorphic bipartite graphs hash alike
+    b1 = np.zeros((10, 10), dtype=int)
+    b2 = np.zeros((10, 10), dtype=int)
+    for m, edges in ((b1, [(1, 5), (1, 6), (2, 5), (2, 6), (3, 7), (3, 8), (4, 7), (4, 8)]),
+                     (b2, [(1, 5), (1, 6), (2, 6), (2, 7), (3, 7), (3, 8), (4, 5), (4, 8)])):
+        for s, t in edges + [(0, 1), (0, 2), (0, 3), (0, 4), (5, 9), (6, 9), (7, 9), (8, 9)]:
+            m[s, t] = 1
+    labels = [-1, 1, 1, 1, 1, 2, 2, 2, 2, -2]
+    assert hash_module(b1, labels) == hash_module(b2, labels)
