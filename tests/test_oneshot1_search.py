@@ -83,3 +83,13 @@ def test_the_space_refuses_other_benchmarks_and_methods(tmp_path, capsys):
     assert main([*base, "--algo", "darts-v1", "--set", "oneshot_space=4"]) == 2
     assert "oneshot_space must be 1, 2 or 3" in capsys.readouterr().err
     assert "nb101-1shot1" in SUPERNET_SPACES and get_method("gdas")
+
+
+def test_pc_darts_runs_in_space_2_on_a_quarter_of_the_channels(tmp_path):
+    model = OneShot1Supernet(10, 2, channels=8, cells=3, partial_channels=4)
+    assert model.cells[0].ops[0][0][0].in_channels == 2  # conv3x3 of block 1 sees C/K = 2 channels
+    out = tmp_path / "pc"
+    assert main(["search", "--algo", "pc-darts", "--space", "nb101-1shot1", "--set", "oneshot_space=2", "--scale", "smoke",
+                 "--epochs", "1", "--set", "images_per_class=8", "--out", str(out)]) == 0
+    cell = json.loads(pd.read_parquet(out / "history.parquet")["arch"].iloc[-1])
+    assert nb101.pruned(cell["matrix"], cell["ops"]).vertices <= 6

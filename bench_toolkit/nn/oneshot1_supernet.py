@@ -12,6 +12,9 @@ weight (softmax over B + 1). The network: a 3x3 conv-BN-ReLU stem, ``cells`` cel
 (channels doubled and a 2x2 max-pool between stacks), a 1x1 ReLU-conv-BN to C_last channels, global
 average pooling, a linear classifier.
 
+With ``partial_channels`` K > 1 each block mixes its ops on C/K channels (PC-DARTS); the input
+weights already normalise the edges into each block, so PC-DARTS's own edge normalisation is these.
+
 ``alpha`` is ``(B, 3)``; ``beta`` holds every input-weight vector and then the output weights, flat
 (:func:`beta_groups` says which entries belong together); :meth:`OneShot1Supernet.edge_weights`
 is their softmax per group.
@@ -24,7 +27,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from bench_toolkit.nn.supernet import ArchitectureParameters, Mixing, checked_options
+from bench_toolkit.nn.supernet import ArchitectureParameters, Mixing, channel_shuffle, checked_options
 from bench_toolkit.spaces import nb101, oneshot1
 
 
@@ -49,13 +52,23 @@ def beta_groups(space: int) -> list[tuple[int, int]]:
 
 
 class Cell(nn.Module):
-    def __init__(self, space: int, c_in: int, channels: int, ops: Sequence[str]):
+    def __init__(self, space: int, c_in: int, channels: int, ops: Sequence[str], partial_channels: int = 1):
         super().__init__()
         self.blocks = oneshot1.blocks(space)
+        self.partial_channels = partial_channels
         self.choosing = {block: index for index, (block, _) in enumerate(beta_groups(space)[:-1])}
         self.projections = nn.ModuleList(ConvBnRelu(c_in, channels, 1) for _ in range(self.blocks))
         self.output_projection = ConvBnRelu(c_in, channels * self.blocks, 1)
-        self.ops = nn.ModuleList(nn.ModuleList(make_op(name, channels) for name in ops) for _ in range(self.blocks))
+        self.ops = nn.ModuleList(nn.ModuleList(make_op(name, channels // partial_channels) for name in ops)
+                                 for _ in range(self.blocks))
+
+    def _mix(self, x: torch.Tensor, weights: torch.Tensor, ops: nn.ModuleList) -> torch.Tensor:
+        """The ops' weighted sum; with partial channels K (PC-DARTS Sec. 3.2) on the first C/K
+        channels only, the others passed through, then the channels shuffled in K groups."""
+        k = self.partial_channels
+        part = x[:, : x.shape[1] // k] if k > 1 else x
+        mixed = sum(w * op(part) for w, op in zip(weights, ops))
+        return channel_shuffle(torch.cat([mixed, x[:, part.shape[1]:]], dim=1), k) if k > 1 else mixed
 
     def forward(self, s: torch.Tensor, op_weights: torch.Tensor, input_weights: list[torch.Tensor],
                 output_weights: torch.Tensor) -> torch.Tensor:
@@ -65,8 +78,7 @@ class Cell(nn.Module):
             if block in self.choosing:
                 weights = input_weights[self.choosing[block]]
                 inputs = [w * x for w, x in zip(weights, inputs)]
-            mixed = sum(inputs[1:], inputs[0])
-            states.append(sum(w * op(mixed) for w, op in zip(op_weights[block], self.ops[block])))
+            states.append(self._mix(sum(inputs[1:], inputs[0]), op_weights[block], self.ops[block]))
         return output_weights[0] * self.output_projection(s) + torch.cat(
             [w * x for w, x in zip(output_weights[1:], states)], dim=1)
 
@@ -75,10 +87,10 @@ class OneShot1Supernet(ArchitectureParameters, nn.Module):
     """The one-shot model of one NAS-Bench-1Shot1 space (module docstring)."""
 
     def __init__(self, num_classes: int, space: int = 1, channels: int = 16, cells: int = 9,
-                 ops: Sequence[str] = nb101.OPS, alpha_init_std: float = 1e-3):
+                 ops: Sequence[str] = nb101.OPS, alpha_init_std: float = 1e-3, partial_channels: int = 1):
         super().__init__()
         self.space = space
-        self.ops = checked_options(ops, nb101.OPS, channels, 1)
+        self.ops = checked_options(ops, nb101.OPS, channels, partial_channels)
         blocks = oneshot1.blocks(space)
         self.stem = ConvBnRelu(3, channels, 3)
         self.reductions = {cells // 3, 2 * cells // 3}
@@ -87,7 +99,7 @@ class OneShot1Supernet(ArchitectureParameters, nn.Module):
         for index in range(cells):
             if index in self.reductions:
                 c *= 2
-            self.cells.append(Cell(space, c_prev if index == 0 else c_prev * blocks, c, self.ops))
+            self.cells.append(Cell(space, c_prev if index == 0 else c_prev * blocks, c, self.ops, partial_channels))
             c_prev = c
         self.pool = nn.MaxPool2d(2, 2, padding=1)
         self.postprocess = nn.Sequential(nn.ReLU(inplace=False), nn.Conv2d(c * blocks, c, 1, bias=False),

@@ -175,7 +175,8 @@ def _build_oneshot1(num_classes: int, c: SearchConfig) -> nn.Module:
     from bench_toolkit.nn.oneshot1_supernet import OneShot1Supernet
 
     # three stacks of N cells (the reference's 9 cells at N = 3)
-    return OneShot1Supernet(num_classes, c.oneshot_space, c.channels, 3 * c.cells_per_stage, c.ops, c.alpha_init_std)
+    return OneShot1Supernet(num_classes, c.oneshot_space, c.channels, 3 * c.cells_per_stage, c.ops, c.alpha_init_std,
+                            c.partial_channels)
 
 
 def _oneshot1(space: int) -> SupernetSpace:
@@ -212,7 +213,7 @@ def _oneshot1(space: int) -> SupernetSpace:
                           "w_nesterov": False},
                          has_benchmark=True, scale_sizes={"smoke": {}, "mini": {}}, beta_names=names,
                          benchmark_kind="nb101", methods=("darts-v1", "darts-v2", "gdas", "asap", "prune-magnitude",
-                                                          "prune-accumgrad"),
+                                                          "prune-accumgrad", "pc-darts"),
                          specialise=lambda c: replace(_oneshot1(c.oneshot_space), specialise=None))
 
 
