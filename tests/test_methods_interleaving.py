@@ -136,3 +136,44 @@ def test_table_6_couplings_run(transfer, tmp_path):
     final = run_interleaved("il-darts", config, ["digits", "digits"], None, [0], tmp_path / transfer, "smoke")
     history = pd.read_parquet(tmp_path / transfer / "history.parquet")
     assert final["complete"] and len(history) == 4 and history["train_loss"].notna().all()
+
+
+@pytest.mark.parametrize("sharing", ["hard", "soft"])
+def test_mtl_with_shared_weights_runs_resumes_and_shares(sharing, tmp_path, monkeypatch):
+    config = config_for("smoke", MULTILEVEL_METHODS["mtl-darts"], {**TINY, "mtl_sharing": sharing, "il_lambda": 1.0})
+    search = engine.JointMultiTask("mtl-darts", config, load_tasks(["digits", "digits"], config), ["a", "b"], None, 0)
+    (W,) = search.weights.values()
+    encoder_size = sum(w.numel() for w in search._task(W, {}, 0)[0].values())
+    assert sum(w.numel() for w in W.values()) == encoder_size * (1 if sharing == "hard" else 2)
+    # the joint lower level is the sum of the tasks' losses (and, soft, the coupling)
+    search.batches = {k: pair for k, pair in enumerate(next(zip(*[t.epoch(search.generator) for t in search.tasks])))}
+    (H,) = search.heads.values()
+    separate = sum(engine.InterleavedSearch.train_loss(search, search.alpha, *search._task(W, H, k), k) for k in (0, 1))
+    assert float(search.train_loss(search.alpha, W, H, 0).detach()) == pytest.approx(float(separate.detach()))
+    if sharing == "soft":  # the copies start equal; moving one by 0.1 costs il_lambda * 0.1^2 per number
+        name = next(n for n in W if n.startswith("1/"))
+        with torch.no_grad():
+            W[name] += 0.1
+        assert float(search._coupling(W).detach()) == pytest.approx(1.0 * 0.01 * W[name].numel(), rel=1e-4)
+        with torch.no_grad():
+            W[name] -= 0.1
+    run_interleaved("mtl-darts", config, ["digits", "digits"], None, [0], tmp_path / "straight", "smoke")
+    straight = pd.read_parquet(tmp_path / "straight" / "history.parquet")
+    assert len(straight) == 2 * 2 and straight["task"].tolist() == ["digits"] * 4
+
+    original = engine.InterleavedSearch.train_epoch
+
+    def killed_after_first(self):
+        rows = original(self)
+        if self.epoch == 2:
+            raise Killed
+        return rows
+
+    monkeypatch.setattr(engine.InterleavedSearch, "train_epoch", killed_after_first)
+    with pytest.raises(Killed):
+        run_interleaved("mtl-darts", config, ["digits", "digits"], None, [0], tmp_path / "killed", "smoke")
+    monkeypatch.setattr(engine.InterleavedSearch, "train_epoch", original)
+    resume_interleaved(tmp_path / "killed")
+    resumed = pd.read_parquet(tmp_path / "killed" / "history.parquet")
+    columns = [c for c in straight.columns if c != "epoch_seconds"]
+    pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)

@@ -179,6 +179,7 @@ class SearchConfig:
     similarity_threshold: float = 0.5  # transfer=similarity: cosine similarity above which two images count as similar
     multilevel_gradient: str = "exact"  # or "finite-difference" (the papers' approximation)
     stage_weights: str = "copies"  # or "hypernetwork" (IMTNAS Sec. 3.3: generated from A, task, round, chunk)
+    mtl_sharing: str = "none"  # mtl-darts: "hard" (one encoder) or "soft" (L2-coupled, il_lambda) weight sharing
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -210,6 +211,8 @@ class SearchConfig:
         if "multilevel_gradient" in settings and settings["multilevel_gradient"] not in MULTILEVEL_GRADIENTS:
             raise BenchToolkitError(f"multilevel_gradient must be one of {', '.join(MULTILEVEL_GRADIENTS)}, "
                                     f"got {settings['multilevel_gradient']!r}")
+        if "mtl_sharing" in settings and settings["mtl_sharing"] not in ("none", "hard", "soft"):
+            raise BenchToolkitError(f"mtl_sharing must be one of none, hard, soft, got {settings['mtl_sharing']!r}")
         if "stage_weights" in settings and settings["stage_weights"] not in STAGE_WEIGHTS:
             raise BenchToolkitError(f"stage_weights must be one of {', '.join(STAGE_WEIGHTS)}, got {settings['stage_weights']!r}")
         if "mmd_augmentations" in settings and settings["mmd_augmentations"] < 2:

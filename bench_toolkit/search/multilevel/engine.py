@@ -115,6 +115,7 @@ class InterleavedSearch:
         self.alphas: list[np.ndarray] = []
         self.batches: dict[int, tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]] = {}
         self._sets: dict[int, torch.Tensor] = {}  # IMTNAS: this iteration's augmentation sets per learner
+        self.row_stages = list(self.stages)  # the (round, learner) of each history row
 
     # -- the pieces of the multi-level problem -------------------------------------------------------
 
@@ -226,7 +227,7 @@ class InterleavedSearch:
     def train_epoch(self) -> list[dict[str, Any]]:
         """One epoch: one row per stage (learner, round)."""
         start = time.perf_counter()
-        sums = {s: np.zeros(4) for s in self.stages}
+        sums = {s: np.zeros(4) for s in self.row_stages}
         iterators = [t.epoch(self.generator) for t in self.tasks]
         steps = 0
         for pairs in zip(*iterators):
@@ -246,7 +247,7 @@ class InterleavedSearch:
                   **{f"magnitude.{op}": m for op, m in operation_magnitudes(weights, self.config.ops).items()},
                   **benchmark_answers(self.bench, arch), "lr_w": self._lr(), "epoch_seconds": seconds}
         rows = []
-        for s in self.stages:
+        for s in self.row_stages:
             means = sums[s] / steps
             rows.append({"seed": self.seed, "epoch": self.epoch, "round": s[0] + 1, "learner": s[1],
                          "task": self.task_names[s[1]], "train_loss": means[0], "train_acc": means[1],
@@ -293,3 +294,74 @@ class InterleavedSearch:
 
     def load(self, path: Path) -> None:
         self.load_state_dict(torch.load(path, map_location="cpu", weights_only=False))
+
+
+class JointMultiTask(InterleavedSearch):
+    """Multi-task learning with shared encoder weights, IL's other baselines: one lower-level
+    problem over all tasks (IL Eq. 10) in which the tasks' encoders are one (``mtl_sharing=hard``)
+    or one per task pulled together by ``il_lambda * sum_{k<j} ||W_k - W_j||^2`` (``soft``, Duong
+    et al. 2015), each task with its own head; alpha descends the sum of the validation losses
+    through the one unrolled step."""
+
+    def __init__(self, algo: str, config: SearchConfig, tasks: list[PairedBatches], task_names: list[str],
+                 bench: Benchmark | None, seed: int, device: str = "cpu"):
+        super().__init__(algo, config, tasks, task_names, bench, seed, device)
+        per_task = self.stages
+        joint = (0, 0)
+        if config.mtl_sharing == "hard":
+            weights = dict(self.weights[per_task[0]])
+        else:
+            weights = {f"{s[1]}/{n}": w for s in per_task for n, w in self.weights[s].items()}
+        heads = {f"{s[1]}/{n}": h for s in per_task for n, h in self.heads[s].items()}
+        self.stages, self.row_stages = [joint], per_task
+        self.weights, self.heads = {joint: weights}, {joint: heads}
+        self.w_optimizers = {joint: torch.optim.SGD([*weights.values(), *heads.values()], lr=config.w_lr,
+                                                    momentum=config.w_momentum, nesterov=config.w_nesterov,
+                                                    weight_decay=config.w_weight_decay)}
+        iterations = min(len(t) for t in tasks)
+        self.schedulers = {joint: torch.optim.lr_scheduler.CosineAnnealingLR(
+            self.w_optimizers[joint], T_max=max(1, config.epochs * iterations), eta_min=config.w_lr_min)}
+
+    def _task(self, W: Params, H: Params, task: int) -> tuple[Params, Params]:
+        encoder = W if self.config.mtl_sharing == "hard" else {n.split("/", 1)[1]: w for n, w in W.items()
+                                                               if n.startswith(f"{task}/")}
+        return encoder, {n.split("/", 1)[1]: h for n, h in H.items() if n.startswith(f"{task}/")}
+
+    def _coupling(self, W: Params) -> torch.Tensor:
+        if self.config.mtl_sharing == "hard":
+            return torch.zeros((), device=self.device)
+        per_task = [self._task(W, {}, k)[0] for k in range(len(self.tasks))]
+        return self.config.il_lambda * sum(((a[n] - b[n]) ** 2).sum() for i, a in enumerate(per_task)
+                                           for b in per_task[i + 1:] for n in a)
+
+    def train_loss(self, A: torch.Tensor, W: Params, H: Params, learner: int) -> torch.Tensor:
+        return sum(super(JointMultiTask, self).train_loss(A, *self._task(W, H, k), k)
+                   for k in range(len(self.tasks))) + self._coupling(W)
+
+    def val_loss(self, A: torch.Tensor, W: Params, H: Params, learner: int) -> torch.Tensor:
+        return sum(super(JointMultiTask, self).val_loss(A, *self._task(W, H, k), k) for k in range(len(self.tasks)))
+
+    def train_step(self) -> dict[tuple[int, int], np.ndarray]:
+        if self.epoch >= self.config.warmup_epochs:
+            gradient = exact_hypergradient if self.config.multilevel_gradient == "exact" else finite_difference_hypergradient
+            _, grad = gradient(self.problem(self._lr()), self.alpha)
+            self.alpha.grad = grad
+            self.a_optimizer.step()
+            self.a_optimizer.zero_grad(set_to_none=True)
+        A, joint = self.alpha.detach(), self.stages[0]
+        W, H = self.weights[joint], self.heads[joint]
+        optimizer = self.w_optimizers[joint]
+        optimizer.zero_grad(set_to_none=True)
+        self.train_loss(A, W, H, 0).backward()
+        torch.nn.utils.clip_grad_norm_([*W.values(), *H.values()], self.config.grad_clip)
+        optimizer.step()
+        self.schedulers[joint].step()
+        stats = {}
+        with torch.no_grad():
+            for s in self.row_stages:
+                encoder, head = self._task(W, H, s[1])
+                (x, y), (vx, vy) = self.batches[s[1]]
+                logits, vlogits = self._logits(A, encoder, head, x), self._logits(A, encoder, head, vx)
+                stats[s] = np.array([float(F.cross_entropy(logits, y)), _accuracy(logits, y),
+                                     float(F.cross_entropy(vlogits, vy)), _accuracy(vlogits, vy)])
+        return stats

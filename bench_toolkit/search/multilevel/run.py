@@ -25,7 +25,7 @@ from bench_toolkit.fileio import (
 from bench_toolkit.search.differentiable.config import SearchConfig
 from bench_toolkit.search.differentiable.jobs import load_search_data
 from bench_toolkit.search.differentiable.spaces import get_supernet_space
-from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS, InterleavedSearch
+from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS, InterleavedSearch, JointMultiTask
 from bench_toolkit.search.multilevel.hypergradient import stage_order
 
 
@@ -76,6 +76,9 @@ def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], 
         raise BenchToolkitError(f"unknown multi-level method '{algo}'; choose one of: {', '.join(MULTILEVEL_METHODS)}")
     if benchmark_spec and not get_supernet_space(config.space).has_benchmark:
         raise BenchToolkitError(f"no tabular benchmark answers for the {config.space} space; drop --benchmark")
+    if config.mtl_sharing != "none" and (algo != "mtl-darts" or config.stage_weights != "copies"):
+        raise BenchToolkitError("mtl_sharing (hard or soft weight sharing) is a variant of mtl-darts with stored "
+                                "weights; use --algo mtl-darts without stage_weights")
     if config.stage_weights == "hypernetwork" and config.multilevel_gradient != "exact":
         raise BenchToolkitError("generated stage weights depend on alpha, which the finite-difference hypergradient "
                                 "leaves out; use multilevel_gradient=exact with stage_weights=hypernetwork")
@@ -100,7 +103,8 @@ def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], 
         searches: list[InterleavedSearch] = []
         final: dict[str, Any] = {}
         for seed in seeds:
-            search = InterleavedSearch(algo, config, tasks, list(task_specs), bench, seed, device)
+            kind = JointMultiTask if config.mtl_sharing != "none" else InterleavedSearch
+            search = kind(algo, config, tasks, list(task_specs), bench, seed, device)
             checkpoint = out / "checkpoints" / f"seed_{seed}.pt"
             if checkpoint.exists():
                 search.load(checkpoint)
