@@ -86,6 +86,7 @@ def test_bad_task_specs_are_one_line_before_anything_is_written(tmp_path, capsys
          "the tasks' images differ in size"),
         (["--task", "digits", "--task", "digits", "--set", 'transfer="kl"'], "transfer must be one of l2, mmd, none"),
         (["--task", "digits", "--task", "digits", "--data", "digits"], "reads its images from the --task specs"),
+        (["--task", "digits", "--task", "digits", "--set", "partial_channels=2"], "over PC-DARTS"),
         (["--task", "digits", "--task", "digits", "--set", 'stage_weights="hypernetwork"', "--set",
           'multilevel_gradient="finite-difference"'], "use multilevel_gradient=exact with stage_weights=hypernetwork"),
     ]:

@@ -76,6 +76,9 @@ def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], 
         raise BenchToolkitError(f"unknown multi-level method '{algo}'; choose one of: {', '.join(MULTILEVEL_METHODS)}")
     if benchmark_spec and not get_supernet_space(config.space).has_benchmark:
         raise BenchToolkitError(f"no tabular benchmark answers for the {config.space} space; drop --benchmark")
+    if config.partial_channels > 1 or config.edge_normalisation:
+        raise BenchToolkitError("interleaving learning over PC-DARTS (partial channels, edge normalisation) is not "
+                                "built: its edge weights would need their own hypergradient; drop those settings")
     if config.mtl_sharing != "none" and (algo != "mtl-darts" or config.stage_weights != "copies"):
         raise BenchToolkitError("mtl_sharing (hard or soft weight sharing) is a variant of mtl-darts with stored "
                                 "weights; use --algo mtl-darts without stage_weights")
