@@ -84,7 +84,7 @@ def test_bad_task_specs_are_one_line_before_anything_is_written(tmp_path, capsys
         (["--task", "digits", "--task", f"imagefolder:{one_class}"], "holds 1 class folder(s)"),
         (["--task", "digits", "--task", f"imagefolder:{larger}", "--set", "resolution=null", "--set", "images_per_class=4"],
          "the tasks' images differ in size"),
-        (["--task", "digits", "--task", "digits", "--set", 'transfer="kl"'], "transfer must be one of l2, mmd, none"),
+        (["--task", "digits", "--task", "digits", "--set", 'transfer="kl"'], "transfer must be one of l2, mmd, embedding-l2, similarity, none"),
         (["--task", "digits", "--task", "digits", "--data", "digits"], "reads its images from the --task specs"),
         (["--task", "digits", "--task", "digits", "--set", "partial_channels=2"], "over PC-DARTS"),
         (["--task", "digits", "--task", "digits", "--set", 'stage_weights="hypernetwork"', "--set",
