@@ -145,5 +145,5 @@ def test_mutation_changes_exactly_one_edge_to_another_op():
 def test_space_registry():
     assert get_space("nb201") is NB201
     assert NB201.from_choices([3, 0, 3, 1, 0, 1]) == nb201.parse(RESNET_LIKE)
-    with pytest.raises(BenchToolkitError, match="available: nb201"):
-        get_space("nb101")
+    with pytest.raises(BenchToolkitError, match="available: nb201, nb101"):
+        get_space("nb301")
