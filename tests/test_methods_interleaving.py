@@ -35,23 +35,7 @@ def test_searches_run_and_resume_bit_exactly(algo, rounds, tmp_path, monkeypatch
     assert sorted(set(zip(history["round"], history["learner"]))) == [(m, k) for m in range(1, rounds + 1) for k in (0, 1)]
     assert final["complete"] and nb201.as_arch(final["per_seed"][0]["arch"])
 
-    original = engine.InterleavedSearch.train_epoch
-
-    def killed_after_first(self):
-        rows = original(self)
-        if self.epoch == 2:
-            raise Killed
-        return rows
-
-    monkeypatch.setattr(engine.InterleavedSearch, "train_epoch", killed_after_first)
-    with pytest.raises(Killed):
-        run_interleaved(algo, config, ["digits", "digits"], "analog", [0], tmp_path / "killed", "smoke")
-    monkeypatch.setattr(engine.InterleavedSearch, "train_epoch", original)
-    assert len(pd.read_parquet(tmp_path / "killed" / "history.parquet")) == 2 * rounds  # epoch 1 only
-    resume_interleaved(tmp_path / "killed")
-    resumed = pd.read_parquet(tmp_path / "killed" / "history.parquet")
-    columns = [c for c in history.columns if c != "epoch_seconds"]
-    pd.testing.assert_frame_equal(resumed[columns], history[columns], check_exact=True)
+    _assert_resumes_exactly(algo, config, tmp_path / "resume", monkeypatch)
 
 
 def test_the_l2_coupling_pulls_the_second_learner_toward_the_first(tmp_path):
@@ -110,25 +94,7 @@ def test_hypernetwork_generates_every_stage_and_resumes_bit_exactly(tmp_path, mo
     assert any(not torch.equal(first[n], second[n]) for n in first)  # the task index changes the weights
     stored = sum(p.numel() for p in net.parameters())
     assert stored < sum(w.numel() for w in first.values())  # fewer numbers stored than one stage's weights
-    final = run_interleaved("imtnas-darts", config, ["digits", "digits"], None, [0], tmp_path / "straight", "smoke")
-    assert final["complete"]
-
-    original = engine.InterleavedSearch.train_epoch
-
-    def killed_after_first(self):
-        rows = original(self)
-        if self.epoch == 2:
-            raise Killed
-        return rows
-
-    monkeypatch.setattr(engine.InterleavedSearch, "train_epoch", killed_after_first)
-    with pytest.raises(Killed):
-        run_interleaved("imtnas-darts", config, ["digits", "digits"], None, [0], tmp_path / "killed", "smoke")
-    monkeypatch.setattr(engine.InterleavedSearch, "train_epoch", original)
-    resume_interleaved(tmp_path / "killed")
-    straight, resumed = (pd.read_parquet(tmp_path / d / "history.parquet") for d in ("straight", "killed"))
-    columns = [c for c in straight.columns if c != "epoch_seconds"]
-    pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)
+    assert _assert_resumes_exactly("imtnas-darts", config, tmp_path, monkeypatch)["epoch"].max() == 2
 
 
 @pytest.mark.parametrize("transfer", ["embedding-l2", "similarity"])
@@ -158,10 +124,13 @@ def test_mtl_with_shared_weights_runs_resumes_and_shares(sharing, tmp_path, monk
         assert float(search._coupling(W).detach()) == pytest.approx(1.0 * 0.01 * W[name].numel(), rel=1e-4)
         with torch.no_grad():
             W[name] -= 0.1
-    run_interleaved("mtl-darts", config, ["digits", "digits"], None, [0], tmp_path / "straight", "smoke")
-    straight = pd.read_parquet(tmp_path / "straight" / "history.parquet")
+    straight = _assert_resumes_exactly("mtl-darts", config, tmp_path, monkeypatch)
     assert len(straight) == 2 * 2 and straight["task"].tolist() == ["digits"] * 4
 
+
+def _assert_resumes_exactly(algo, config, tmp_path, monkeypatch) -> pd.DataFrame:
+    """Run straight; run again killed after epoch 1 and resume: equal histories but for wall time."""
+    run_interleaved(algo, config, ["digits", "digits"], None, [0], tmp_path / "straight", "smoke")
     original = engine.InterleavedSearch.train_epoch
 
     def killed_after_first(self):
@@ -172,9 +141,11 @@ def test_mtl_with_shared_weights_runs_resumes_and_shares(sharing, tmp_path, monk
 
     monkeypatch.setattr(engine.InterleavedSearch, "train_epoch", killed_after_first)
     with pytest.raises(Killed):
-        run_interleaved("mtl-darts", config, ["digits", "digits"], None, [0], tmp_path / "killed", "smoke")
+        run_interleaved(algo, config, ["digits", "digits"], None, [0], tmp_path / "killed", "smoke")
     monkeypatch.setattr(engine.InterleavedSearch, "train_epoch", original)
+    assert pd.read_parquet(tmp_path / "killed" / "history.parquet")["epoch"].max() == 1
     resume_interleaved(tmp_path / "killed")
-    resumed = pd.read_parquet(tmp_path / "killed" / "history.parquet")
+    straight, resumed = (pd.read_parquet(tmp_path / d / "history.parquet") for d in ("straight", "killed"))
     columns = [c for c in straight.columns if c != "epoch_seconds"]
     pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)
+    return straight

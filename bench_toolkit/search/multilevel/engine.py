@@ -185,15 +185,20 @@ class InterleavedSearch:
     def _lr(self) -> float:
         return self.schedulers[self.stages[0]].get_last_lr()[0]
 
+    def alpha_step(self) -> None:
+        """After the warm-up epochs: alpha's hypergradient through the unrolled stages, then Adam."""
+        if self.epoch < self.config.warmup_epochs:
+            return
+        gradient = exact_hypergradient if self.config.multilevel_gradient == "exact" else finite_difference_hypergradient
+        _, grad = gradient(self.problem(self._lr()), self.alpha)
+        self.alpha.grad = grad
+        self.a_optimizer.step()
+        self.a_optimizer.zero_grad(set_to_none=True)
+
     def train_step(self) -> dict[tuple[int, int], np.ndarray]:
         if self.config.transfer == "mmd":
             self._draw_sets()
-        if self.epoch >= self.config.warmup_epochs:
-            gradient = exact_hypergradient if self.config.multilevel_gradient == "exact" else finite_difference_hypergradient
-            _, grad = gradient(self.problem(self._lr()), self.alpha)
-            self.alpha.grad = grad
-            self.a_optimizer.step()
-            self.a_optimizer.zero_grad(set_to_none=True)
+        self.alpha_step()
         A = self.alpha.detach()
         stats = {}
         steppers = [s for s in self.w_optimizers if s != "hypernetwork"]
@@ -342,12 +347,7 @@ class JointMultiTask(InterleavedSearch):
         return sum(super(JointMultiTask, self).val_loss(A, *self._task(W, H, k), k) for k in range(len(self.tasks)))
 
     def train_step(self) -> dict[tuple[int, int], np.ndarray]:
-        if self.epoch >= self.config.warmup_epochs:
-            gradient = exact_hypergradient if self.config.multilevel_gradient == "exact" else finite_difference_hypergradient
-            _, grad = gradient(self.problem(self._lr()), self.alpha)
-            self.alpha.grad = grad
-            self.a_optimizer.step()
-            self.a_optimizer.zero_grad(set_to_none=True)
+        self.alpha_step()
         A, joint = self.alpha.detach(), self.stages[0]
         W, H = self.weights[joint], self.heads[joint]
         optimizer = self.w_optimizers[joint]
