@@ -323,8 +323,18 @@ def cmd_space(args: argparse.Namespace) -> None:
         from bench_toolkit.spaces import nb201
 
         print(f"NAS-Bench-201 space: {nb201.SIZE} cells")
+    elif args.name == "nb101":
+        from bench_toolkit.spaces import nb101
+
+        print(f"NAS-Bench-101 space: {nb101.SIZE} cells up to isomorphism")
+    elif args.name == "nb101-1shot1":
+        from bench_toolkit.spaces import oneshot1
+
+        counts = oneshot1.count(args.oneshot_space)
+        print(f"NAS-Bench-1Shot1 search space {args.oneshot_space}: {counts['with_loose_ends']} architectures with loose "
+              f"ends, {counts['without_loose_ends']} without, {counts['unique']} NB101 cells up to isomorphism")
     else:
-        raise BenchToolkitError(f"unknown space '{args.name}'; choose one of: nb201, darts, lchain")
+        raise BenchToolkitError(f"unknown space '{args.name}'; choose one of: nb201, nb101, nb101-1shot1, darts, lchain")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -414,7 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_genotype)
 
     sp = commands.add_parser("space", help="count the architectures of a search space (IF-NAS Table 1)")
-    sp.add_argument("name", help="nb201, darts or lchain")
+    sp.add_argument("name", help="nb201, nb101, nb101-1shot1, darts or lchain")
+    sp.add_argument("--oneshot-space", type=int, default=1, choices=[1, 2, 3], help="nb101-1shot1: search space 1, 2 or 3")
     sp.add_argument("--L", type=int, default=4, help="lchain: precursors each node may read (default 4)")
     sp.add_argument("--stages", default="18,20,18", help="lchain: nodes per stage, stage input included (ImageNet: 18,20,18)")
     sp.set_defaults(func=cmd_space)

@@ -46,3 +46,11 @@ def test_a_cell_is_an_nb101_spec_and_bad_choices_are_one_line():
         oneshot1.spec(1, [(0,), (0, 1), (1,), (0, 3), (2, 4)], ["conv3x3-bn-relu"] * 4)
     with pytest.raises(BenchToolkitError, match="search spaces 1, 2 and 3"):
         oneshot1.blocks(4)
+
+
+def test_cli_prints_the_three_counts(capsys):
+    from bench_toolkit.cli import main
+
+    assert main(["space", "nb101-1shot1", "--oneshot-space", "2"]) == 0
+    assert capsys.readouterr().out.strip() == ("NAS-Bench-1Shot1 search space 2: 29160 architectures with loose ends, "
+                                               "12474 without, 7773 NB101 cells up to isomorphism")
