@@ -23,6 +23,7 @@ ASAP_POLICIES = ("fixed", "theorem")
 TRANSFERS = ("l2", "mmd", "embedding-l2", "similarity", "none")  # the coupling of consecutive stages (multilevel/transfer.py)
 MULTILEVEL_GRADIENTS = ("exact", "finite-difference")
 STAGE_WEIGHTS = ("copies", "hypernetwork")  # each stage's encoder weights: its own, or generated (IMTNAS)
+MTL_SHARINGS = ("none", "hard", "soft")  # mtl-darts: separate encoders, one encoder, or L2-coupled ones
 IF_SAMPLINGS = ("interleaving-free", "reference", "none", "probe")  # IF-NAS's sampling (interleaving_free.py)
 
 
@@ -197,24 +198,9 @@ class SearchConfig:
                     "resolution"):
             if settings.get(key) is not None and settings[key] < 1:
                 raise BenchToolkitError(f"setting {key} must be a positive integer, got {settings[key]!r}")
-        if "asap_policy" in settings and settings["asap_policy"] not in ASAP_POLICIES:
-            raise BenchToolkitError(f"asap_policy must be one of {', '.join(ASAP_POLICIES)}, got {settings['asap_policy']!r}")
-        if "warmup_schedule" in settings and settings["warmup_schedule"] not in WARMUP_SCHEDULES:
-            raise BenchToolkitError(f"warmup_schedule must be one of {', '.join(WARMUP_SCHEDULES)}, "
-                                    f"got {settings['warmup_schedule']!r}")
-        if "if_sampling" in settings and settings["if_sampling"] not in IF_SAMPLINGS:
-            raise BenchToolkitError(f"if_sampling must be one of {', '.join(IF_SAMPLINGS)}, got {settings['if_sampling']!r}")
-        if "stem" in settings and settings["stem"] not in lchain.STEMS:
-            raise BenchToolkitError(f"stem must be one of {', '.join(lchain.STEMS)}, got {settings['stem']!r}")
-        if "transfer" in settings and settings["transfer"] not in TRANSFERS:
-            raise BenchToolkitError(f"transfer must be one of {', '.join(TRANSFERS)}, got {settings['transfer']!r}")
-        if "multilevel_gradient" in settings and settings["multilevel_gradient"] not in MULTILEVEL_GRADIENTS:
-            raise BenchToolkitError(f"multilevel_gradient must be one of {', '.join(MULTILEVEL_GRADIENTS)}, "
-                                    f"got {settings['multilevel_gradient']!r}")
-        if "mtl_sharing" in settings and settings["mtl_sharing"] not in ("none", "hard", "soft"):
-            raise BenchToolkitError(f"mtl_sharing must be one of none, hard, soft, got {settings['mtl_sharing']!r}")
-        if "stage_weights" in settings and settings["stage_weights"] not in STAGE_WEIGHTS:
-            raise BenchToolkitError(f"stage_weights must be one of {', '.join(STAGE_WEIGHTS)}, got {settings['stage_weights']!r}")
+        for key, choices in CHOICES.items():
+            if key in settings and settings[key] not in choices:
+                raise BenchToolkitError(f"{key} must be one of {', '.join(choices)}, got {settings[key]!r}")
         if "mmd_augmentations" in settings and settings["mmd_augmentations"] < 2:
             raise BenchToolkitError(f"mmd_augmentations must be at least 2 (Eq. 3 pairs distinct augmentations), "
                                     f"got {settings['mmd_augmentations']}")
@@ -224,8 +210,6 @@ class SearchConfig:
         for key in ("L", "if_step_iterations", "rounds", "mmd_examples"):
             if key in settings and settings[key] < 1:
                 raise BenchToolkitError(f"setting {key} must be a positive integer, got {settings[key]!r}")
-        if "precision" in settings and settings["precision"] not in PRECISIONS:
-            raise BenchToolkitError(f"precision must be one of {', '.join(PRECISIONS)}, got {settings['precision']!r}")
         space = get_supernet_space(settings.get("space", self.space))
         if "ops" in settings and (not settings["ops"] or set(settings["ops"]) - set(space.ops)):
             raise BenchToolkitError(f"ops must be a non-empty subset of the {space.name} ops "
@@ -251,7 +235,14 @@ class SearchConfig:
         return config
 
 
-_FIELD_TYPES = {f.name: str(f.type) for f in fields(SearchConfig)}  # annotations as written (postponed)
+_FIELD_TYPES = {f.name: str(f.type) for f in fields(SearchConfig)}
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "asap_policy": ASAP_POLICIES, "warmup_schedule": WARMUP_SCHEDULES, "precision": PRECISIONS,
+    "if_sampling": IF_SAMPLINGS, "stem": lchain.STEMS, "transfer": TRANSFERS,
+    "multilevel_gradient": MULTILEVEL_GRADIENTS, "mtl_sharing": MTL_SHARINGS, "stage_weights": STAGE_WEIGHTS,
+}
+"""The settings that name one of a few options, and those options."""  # annotations as written (postponed)
 
 
 SCALES: dict[str, dict[str, Any]] = {
