@@ -7,8 +7,10 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+from argparse import Namespace
 
 import numpy as np
+import pytest
 import pandas as pd
 import torch
 
@@ -93,3 +95,29 @@ def test_pc_darts_runs_in_space_2_on_a_quarter_of_the_channels(tmp_path):
                  "--epochs", "1", "--set", "images_per_class=8", "--out", str(out)]) == 0
     cell = json.loads(pd.read_parquet(out / "history.parquet")["arch"].iloc[-1])
     assert nb101.pruned(cell["matrix"], cell["ops"]).vertices <= 6
+
+
+def test_exp8_runs_on_an_official_format_file(tmp_path, monkeypatch):
+    """The degradation study's Exp. 8 end to end on a supplied NB101 file (space 1's every cell):
+    real searches, figures and table; only the 500 epochs are cut to 2 to keep the test fast."""
+    from bench_toolkit import study as common
+    from test_studies import _args, _study_experiments
+
+    degradation = _study_experiments("darts_degradation")
+    monkeypatch.setattr(degradation, "method_run",
+                        lambda algo, settings, name: common.method_run(algo, {**settings, "epochs": 2}, name))
+    path = _every_cell_of_space_1(tmp_path / "ss1.tfrecord")
+    args = Namespace(**{**vars(_args(tmp_path, seeds=2)), "scale": "smoke", "only": ["space 1"],
+                        "benchmark": f"nb101:{path}"})
+    degradation.exp8(args)
+    figures = common.figure_dir(args)
+    assert {p.name for p in figures.glob("exp8_*")} == {"exp8_oneshot1_accuracy.png", "exp8_oneshot1_magnitude.png",
+                                                       "exp8_oneshot1.csv"}
+    table = pd.read_csv(figures / "exp8_oneshot1.csv")
+    assert list(table["method"]) == ["space 1"] and table["seeds"].item() == 2
+    # each final cell's answer is the file's: test accuracy = 0.79 + 0.02 x (number of conv3x3 vertices), in %
+    history = pd.read_parquet(tmp_path / "smoke-digits" / "exp8-ss1" / "history.parquet")
+    for seed, answer in zip((0, 1), table["cifar10.test_acc per seed"].item().split(", ")):
+        cell = json.loads(history[(history.seed == seed) & (history.epoch == 2)]["arch"].item())
+        pruned = nb101.pruned(cell["matrix"], cell["ops"])
+        assert float(answer) == pytest.approx(100 * (0.79 + 0.02 * pruned.ops.count("conv3x3-bn-relu")), abs=0.006)
