@@ -167,14 +167,54 @@ def test_interleaving_study_runs_reuse_and_tabulate_the_cells(tmp_path):
     args = Namespace(scale="smoke", data="digits", second_task="digits", seeds=1, runs_dir=str(tmp_path), benchmark="analog",
                      device="cpu", out_dir=str(tmp_path / "figures"))
     tiny = {"images_per_class": 8, "channels": 4, "batch_size": 16, "epochs": 1}
-    runs = interleaving.complete_multilevel(args, {"MTL (Eq. 10)": ("mtl-darts", tiny)})
+    runs = interleaving.complete_multilevel(args, {"MTL (Eq. 10)": interleaving.MultilevelRun("mtl-darts", tiny)})
     table = interleaving.cell_table(runs, interleaving.PAPER_IL)
     final = json.loads((runs["MTL (Eq. 10)"] / "final.json").read_text())
     assert table.loc[0, "cifar10.test_acc"] == f"{final['cifar10.test_acc']['mean']:.2f} ± 0.00"
     assert table.loc[0, "the paper"] == "CIFAR-100 18.92 ± 0.17, CIFAR-10 2.91 ± 0.12"
     stamp = (runs["MTL (Eq. 10)"] / "final.json").stat().st_mtime_ns
-    interleaving.complete_multilevel(args, {"MTL (Eq. 10)": ("mtl-darts", tiny)})  # finished: reused, not rerun
+    interleaving.complete_multilevel(args, {"MTL (Eq. 10)": interleaving.MultilevelRun("mtl-darts", tiny)})  # finished: reused, not rerun
     assert (runs["MTL (Eq. 10)"] / "final.json").stat().st_mtime_ns == stamp
+
+
+def test_interleaving_single_task_baseline_searches_the_first_task_alone(tmp_path):
+    interleaving = _study_experiments("interleaving")
+    args = Namespace(scale="smoke", data="digits", second_task="digits", seeds=1, runs_dir=str(tmp_path), benchmark="analog",
+                     device="cpu", out_dir=str(tmp_path / "figures"))
+    tiny = {"images_per_class": 8, "channels": 4, "batch_size": 16, "epochs": 1}
+    runs = interleaving.complete_multilevel(args, {"single": interleaving.MultilevelRun("mtl-darts", tiny, tasks=1)})
+    assert runs["single"].name.endswith("-single-task")
+    assert json.loads((runs["single"] / "config.json").read_text())["tasks"] == ["digits"]
+    history = pd.read_parquet(runs["single"] / "history.parquet")
+    assert set(history["learner"]) == {0} and set(history["round"]) == {1}
+
+
+def test_interleaving_studies_run_the_papers_settings(tmp_path, monkeypatch):
+    """Each IMTNAS ablation changes only the setting its table varies; configurations two studies
+    share (IMTNAS at its defaults) get one run directory."""
+    interleaving = _study_experiments("interleaving")
+    seen = {}
+    monkeypatch.setattr(interleaving, "complete_multilevel", lambda args, runs: seen.update(runs) or {})
+    monkeypatch.setattr(interleaving, "write_outputs", lambda *a, **k: None)
+    monkeypatch.setattr(interleaving, "cell_table", lambda *a, **k: None)
+    args = _args(tmp_path, seeds=1)
+    for study in ("imtnas_vs_mtl", "transfer_ablation", "task_order", "augmentations_sweep", "tau_sweep", "il_vs_mtl"):
+        getattr(interleaving, study)(args)
+
+    def config(label):
+        run = seen[label]
+        return config_for("mini", interleaving.MULTILEVEL_METHODS[run.algo], run.settings)
+
+    assert [config(f"C = {c}").mmd_augmentations for c in (3, 10, 20, 30, 40)] == [3, 10, 20, 30, 40]
+    assert config("C = 0 (no transfer)").transfer == "none"
+    assert [config(f"tau = {t}").mmd_tau for t in ("0.1", "1", "5", "25", "100")] == [0.1, 1.0, 5.0, 25.0, 100.0]
+    assert [config(label).transfer for label in ("Ours (MMD hinge)", "L2-Weights", "L2-Embedding", "Example-Similarity")] == [
+        "mmd", "l2", "embedding-l2", "similarity"]
+    assert config("second task first").task_order == (1, 0) and config("first task first").task_order == ()
+    assert [config(f"MTL-{k}-Darts2nd").mtl_sharing for k in ("SAO", "HWS", "SWS")] == ["none", "hard", "soft"]
+    assert seen["Darts2nd (single task)"].tasks == 1 and seen["MTL (Eq. 10)"].tasks == 2
+    assert seen["IMTNAS-Darts2nd"] == seen["Ours (MMD hinge)"] == seen["C = 20"] == seen["tau = 5"]
+    assert "CIFAR-100 20.71" in interleaving.PAPER_IMTNAS["C = 0 (no transfer)"]
 
 
 def _study_experiments(study: str):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -27,6 +28,22 @@ PAPER_IL = {  # IL Tables 2 and 3: test error (%) of the found cell trained on C
     "MTL (Eq. 10)": "CIFAR-100 18.92 ± 0.17, CIFAR-10 2.91 ± 0.12",
     "IL (DARTS-2nd)": "CIFAR-100 17.12 ± 0.08, CIFAR-10 2.62 ± 0.04",
 }
+PAPER_IMTNAS = {  # IMTNAS Tables 3, 6, 8, 10: test error (%) of the found cell trained on CIFAR-100 / CIFAR-10
+    "Darts2nd (single task)": "CIFAR-100 20.54 ± 0.41, CIFAR-10 2.75 ± 0.07",
+    "MTL-SAO-Darts2nd": "CIFAR-100 18.87 ± 0.21, CIFAR-10 2.88 ± 0.10",
+    "MTL-HWS-Darts2nd": "CIFAR-100 18.78 ± 0.30, CIFAR-10 2.86 ± 0.06",
+    "MTL-SWS-Darts2nd": "CIFAR-100 18.74 ± 0.09, CIFAR-10 2.73 ± 0.11",
+    "IMTNAS-Darts2nd": "CIFAR-100 17.33 ± 0.10, CIFAR-10 2.65 ± 0.02",
+    "Ours (MMD hinge)": "CIFAR-100 17.33 ± 0.10, CIFAR-10 2.65 ± 0.02",
+    "L2-Weights": "CIFAR-100 18.46 ± 0.09, CIFAR-10 2.72 ± 0.05",
+    "L2-Embedding": "CIFAR-100 18.31 ± 0.13, CIFAR-10 2.73 ± 0.05",
+    "Example-Similarity": "CIFAR-100 18.19 ± 0.10, CIFAR-10 2.71 ± 0.06",
+    **{f"C = {c}": f"CIFAR-100 {e100}, CIFAR-10 {e10}" for c, e100, e10 in (
+        ("0 (no transfer)", 20.71, 2.77), (3, 18.22, 2.72), (10, 17.64, 2.66), (20, 17.33, 2.65), (30, 17.36, 2.67),
+        (40, 17.29, 2.70))},
+    **{f"tau = {t}": f"CIFAR-100 {e100}, CIFAR-10 {e10}" for t, e100, e10 in (
+        ("0.1", 17.36, 2.67), ("1", 17.35, 2.66), ("5", 17.33, 2.65), ("25", 17.33, 2.65), ("100", 17.35, 2.67))},
+}
 
 
 def add_task_argument(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -34,20 +51,38 @@ def add_task_argument(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
-def complete_multilevel(args: argparse.Namespace, runs: dict[str, tuple[str, dict]]) -> dict[str, Path]:
-    """Each ``label -> (method, settings)`` over the study's seeds, reused when finished and continued
-    when killed (``run_interleaved`` resumes from its checkpoints)."""
+class MultilevelRun(NamedTuple):
+    """One configuration of a study: a multi-level method, its settings (paper values, scaled when
+    run), and its tasks: both (``--data`` then ``--second-task``) or ``--data`` alone (the
+    single-task baseline)."""
+
+    algo: str
+    settings: dict[str, Any]
+    tasks: int = 2
+
+
+def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]) -> dict[str, Path]:
+    """Each run over the study's seeds, reused when finished and continued when killed
+    (``run_interleaved`` resumes from its checkpoints). Runs with equal settings share a directory,
+    so a configuration two studies need is searched once."""
     directories = {}
-    for label, (algo, settings) in runs.items():
-        config = config_for(args.scale, MULTILEVEL_METHODS[algo], {"resolution": 16, **settings})
-        out = Path(args.runs_dir) / scale_folder(args) / f"{algo}-{'-'.join(f'{k}{v}' for k, v in settings.items()) or 'default'}"
+    for label, run in runs.items():
+        config = config_for(args.scale, MULTILEVEL_METHODS[run.algo], {"resolution": 16, **run.settings})
+        settings = "-".join(f"{k}{_setting_text(v)}" for k, v in run.settings.items()) or "default"
+        name = f"{run.algo}-{settings}" + ("-single-task" if run.tasks == 1 else "")
+        out = Path(args.runs_dir) / scale_folder(args) / name
         directories[label] = out
         final = out / "final.json"
         if final.exists() and read_json(final).get("complete"):
             continue
-        run_interleaved(algo, config, [args.data, args.second_task], args.benchmark, list(range(args.seeds)), out,
-                        args.scale, args.device, resume=(out / "config.json").exists())
+        tasks = [args.data, args.second_task][:run.tasks]
+        run_interleaved(run.algo, config, tasks, args.benchmark, list(range(args.seeds)), out, args.scale, args.device,
+                        resume=(out / "config.json").exists())
     return directories
+
+
+def _setting_text(value: Any) -> str:
+    return "".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
 
 
 def cell_table(run_dirs: dict[str, Path], paper: dict[str, str]) -> pd.DataFrame:
@@ -62,18 +97,65 @@ def cell_table(run_dirs: dict[str, Path], paper: dict[str, str]) -> pd.DataFrame
 
 
 def il_vs_mtl(args: argparse.Namespace) -> None:
-    """IL Table 1/2 (search side): IL and MTL over the same two tasks; the derived cells' true accuracy."""
-    runs = complete_multilevel(args, {"MTL (Eq. 10)": ("mtl-darts", {}), "IL (DARTS-2nd)": ("il-darts", {})})
+    """IL Tables 2-3 (search side): single-task DARTS-2nd, MTL (Eq. 10) and IL over the same two tasks."""
+    runs = complete_multilevel(args, {"DARTS-2nd (single task)": MultilevelRun("mtl-darts", {}, tasks=1),
+                                      "MTL (Eq. 10)": MultilevelRun("mtl-darts", {}),
+                                      "IL (DARTS-2nd)": MultilevelRun("il-darts", {})})
     write_outputs(figure_dir(args), "il_vs_mtl", cell_table(runs, PAPER_IL))
+
+
+def imtnas_vs_mtl(args: argparse.Namespace) -> None:
+    """IMTNAS Table 3, DARTS-2nd group (search side): single task, MTL sharing the architecture only,
+    with hard and with soft weight sharing, and IMTNAS."""
+    runs = complete_multilevel(args, {"Darts2nd (single task)": MultilevelRun("mtl-darts", {}, tasks=1),
+                                      "MTL-SAO-Darts2nd": MultilevelRun("mtl-darts", {}),
+                                      "MTL-HWS-Darts2nd": MultilevelRun("mtl-darts", {"mtl_sharing": "hard"}),
+                                      "MTL-SWS-Darts2nd": MultilevelRun("mtl-darts", {"mtl_sharing": "soft"}),
+                                      "IMTNAS-Darts2nd": MultilevelRun("imtnas-darts", {})})
+    write_outputs(figure_dir(args), "imtnas_vs_mtl", cell_table(runs, PAPER_IMTNAS))
 
 
 def lambda_sweep(args: argparse.Namespace) -> None:
     """IL Fig. 2: the L2 coupling weight lambda (0.01 .. 1000; the paper's default 100)."""
-    runs = complete_multilevel(args, {f"lambda {lam:g}": ("il-darts", {"il_lambda": lam}) for lam in (0.01, 1.0, 100.0, 1000.0)})
+    runs = complete_multilevel(args, {f"lambda {lam:g}": MultilevelRun("il-darts", {} if lam == 100.0 else {"il_lambda": lam})
+                                      for lam in (0.01, 1.0, 100.0, 1000.0)})
     write_outputs(figure_dir(args), "il_lambda", cell_table(runs, {}))
 
 
 def rounds_sweep(args: argparse.Namespace) -> None:
     """IL Fig. 3 / IMTNAS Table 9: M = 1, 2, 3 rounds."""
-    runs = complete_multilevel(args, {f"M = {m}": ("il-darts", {"rounds": m}) for m in (1, 2, 3)})
+    runs = complete_multilevel(args, {f"M = {m}": MultilevelRun("il-darts", {} if m == 2 else {"rounds": m})
+                                      for m in (1, 2, 3)})
     write_outputs(figure_dir(args), "il_rounds", cell_table(runs, {}))
+
+
+def transfer_ablation(args: argparse.Namespace) -> None:
+    """IMTNAS Table 6: its distribution-matching transfer against L2 on weights, L2 on embeddings
+    and example similarity, each coupling consecutive learners of IMTNAS-Darts2nd."""
+    runs = complete_multilevel(args, {label: MultilevelRun("imtnas-darts", settings) for label, settings in (
+        ("Ours (MMD hinge)", {}), ("L2-Weights", {"transfer": "l2"}), ("L2-Embedding", {"transfer": "embedding-l2"}),
+        ("Example-Similarity", {"transfer": "similarity"}))})
+    write_outputs(figure_dir(args), "imtnas_transfer", cell_table(runs, PAPER_IMTNAS))
+
+
+def task_order(args: argparse.Namespace) -> None:
+    """IL Table 5 / IMTNAS Table 7: IMTNAS-Darts2nd with the first task (``--data``) first, then second."""
+    runs = complete_multilevel(args, {"first task first": MultilevelRun("imtnas-darts", {}),
+                                      "second task first": MultilevelRun("imtnas-darts", {"task_order": (1, 0)})})
+    write_outputs(figure_dir(args), "imtnas_task_order", cell_table(runs, {}))
+
+
+def augmentations_sweep(args: argparse.Namespace) -> None:
+    """IMTNAS Table 8: C augmentations per example (C = 0: no transfer; the paper's default 20)."""
+    runs = complete_multilevel(args, {"C = 0 (no transfer)": MultilevelRun("imtnas-darts", {"transfer": "none"}),
+                                      **{f"C = {c}": MultilevelRun("imtnas-darts", {} if c == 20 else {"mmd_augmentations": c})
+                                         for c in (3, 10, 20, 30, 40)}})
+    write_outputs(figure_dir(args), "imtnas_augmentations", cell_table(runs, PAPER_IMTNAS))
+
+
+def tau_sweep(args: argparse.Namespace) -> None:
+    """IMTNAS Table 10: the MMD threshold tau (0.1 .. 100; the paper's default 5). The RBF kernel
+    bounds the MMD by 2, so the hinge is zero for tau >= 2 (transfer.py)."""
+    runs = complete_multilevel(args, {f"tau = {t:g}": MultilevelRun("imtnas-darts", {} if t == 5.0 else {"mmd_tau": t})
+                                      for t in (0.1, 1.0, 5.0, 25.0, 100.0)})
+    write_outputs(figure_dir(args), "imtnas_tau", cell_table(runs, PAPER_IMTNAS))

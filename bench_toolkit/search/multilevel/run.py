@@ -29,11 +29,12 @@ from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS, Interleav
 from bench_toolkit.search.multilevel.hypergradient import stage_order
 
 
-def load_tasks(specs: Sequence[str], config: SearchConfig):
-    """Each task's paired search halves; refuses, in one line, fewer than two tasks and tasks whose
-    images differ in size (the readers refuse a source with fewer than two classes)."""
-    if len(specs) < 2:
-        raise BenchToolkitError(f"interleaving learning needs two or more tasks (--task SPEC, once per task), got {len(specs)}")
+def load_tasks(specs: Sequence[str], config: SearchConfig, minimum: int = 2):
+    """Each task's paired search halves; refuses, in one line, fewer than ``minimum`` tasks and tasks
+    whose images differ in size (the readers refuse a source with fewer than two classes)."""
+    if len(specs) < minimum:
+        raise BenchToolkitError(f"interleaving learning needs two or more tasks (--task SPEC, once per task), got {len(specs)}"
+                                + ("; mtl-darts searches one task alone" if minimum == 2 else ""))
     tasks = [load_search_data(spec, config) for spec in specs]
     sizes = {spec: tuple(task.train_x.shape[2:]) for spec, task in zip(specs, tasks)}
     if len(set(sizes.values())) > 1:
@@ -93,7 +94,8 @@ def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], 
     if not resume and (out / "config.json").exists():
         raise BenchToolkitError(f"'{out}' already holds a run; continue it with --resume {out}, or choose a new --out")
     bench = load_benchmark(benchmark_spec) if benchmark_spec else None
-    tasks = load_tasks(task_specs, config)
+    # mtl-darts over one task is the single-task DARTS-2nd baseline (IL Table 2, IMTNAS Table 3)
+    tasks = load_tasks(task_specs, config, minimum=1 if algo == "mtl-darts" and config.mtl_sharing == "none" else 2)
     lock = lock_run_directory(out)
     try:
         if resume:
