@@ -51,17 +51,22 @@ def test_the_derived_cell_takes_the_strongest_inputs_and_ops():
     assert cell == {"matrix": [list(r) for r in expected.matrix], "ops": list(expected.ops)}
 
 
-def _every_cell_of_space_1(path):
+def _write_cells(path, cells):
+    """An official-format file answering ``cells`` (pruned specs): test accuracy 0.79 + 0.02 x conv3x3s."""
     with open(path, "wb") as handle:
-        for graph in set(oneshot1.graphs(1).values()):
-            for ops in itertools.product(nb101.OPS, repeat=len(graph) - 2):
-                spec = nb101.Spec(graph, (nb101.INPUT, *ops, nb101.OUTPUT))
-                score = 0.80 + 0.02 * sum(op == "conv3x3-bn-relu" for op in ops)
-                metrics = _metrics([(0.0, 0.0, 0.1, 0.1, 0.1), (108.0, 100.0, 1.0, score, score - 0.01)], 1000)
-                adjacency = "".join(str(v) for row in spec.matrix for v in row)
-                write_record(handle, json.dumps([spec.hash(), 108, adjacency, ",".join(spec.ops),
-                                                 base64.b64encode(metrics).decode()]).encode())
+        for spec in {c.hash(): c for c in cells}.values():
+            score = 0.80 + 0.02 * spec.ops.count("conv3x3-bn-relu")
+            metrics = _metrics([(0.0, 0.0, 0.1, 0.1, 0.1), (108.0, 100.0, 1.0, score, score - 0.01)], 1000)
+            adjacency = "".join(str(v) for row in spec.matrix for v in row)
+            write_record(handle, json.dumps([spec.hash(), 108, adjacency, ",".join(spec.ops),
+                                             base64.b64encode(metrics).decode()]).encode())
     return path
+
+
+def _every_cell_of_space_1(path):
+    return _write_cells(path, [nb101.Spec(graph, (nb101.INPUT, *ops, nb101.OUTPUT))
+                               for graph in set(oneshot1.graphs(1).values())
+                               for ops in itertools.product(nb101.OPS, repeat=len(graph) - 2)])
 
 
 def test_darts_searches_space_1_and_every_epoch_is_answered(tmp_path):
@@ -74,6 +79,23 @@ def test_darts_searches_space_1_and_every_epoch_is_answered(tmp_path):
     assert history["cifar10.test_acc"].notna().all() and {"magnitude.maxpool3x3", "edge_weight.output<-0"} <= set(history.columns)
     cell = json.loads(history["arch"].iloc[-1])
     assert nb101.pruned(cell["matrix"], cell["ops"]).vertices <= 6
+
+
+@pytest.mark.parametrize("space", [2, 3])
+def test_darts_searches_spaces_2_and_3_on_an_official_format_file(tmp_path, space):
+    """A first search (no benchmark) names the cells it derives; the same seeded search then runs
+    against a file holding exactly those cells, and every epoch is answered with the file's value."""
+    argv = ["search", "--algo", "darts-v1", "--space", "nb101-1shot1", "--set", f"oneshot_space={space}", "--scale",
+            "smoke", "--epochs", "2", "--set", "images_per_class=8", "--set", "channels=4"]
+    assert main([*argv, "--out", str(tmp_path / "first")]) == 0
+    first = pd.read_parquet(tmp_path / "first" / "history.parquet")
+    cells = [nb101.pruned(c["matrix"], c["ops"]) for c in map(json.loads, first["arch"])]
+    path = _write_cells(tmp_path / f"ss{space}.tfrecord", cells)
+    assert main([*argv, "--benchmark", f"nb101:{path}", "--out", str(tmp_path / "second")]) == 0
+    second = pd.read_parquet(tmp_path / "second" / "history.parquet")
+    assert list(second["arch"]) == list(first["arch"])
+    expected = [100 * (0.79 + 0.02 * c.ops.count("conv3x3-bn-relu")) for c in cells]
+    assert second["cifar10.test_acc"].to_numpy() == pytest.approx(expected)
 
 
 def test_the_space_refuses_other_benchmarks_and_methods(tmp_path, capsys):
