@@ -161,11 +161,30 @@ def test_if_nas_probe_curves_name_the_candidates_and_plot(tmp_path):
     assert epoch_plot(curves, "edge_weight", tmp_path / "fig1.png", "Fig. 1").exists()
 
 
+def _interleaving_args(tmp_path, **executor) -> Namespace:
+    return Namespace(**{**vars(_args(tmp_path, seeds=1)), "scale": "smoke", "second_task": "digits", "benchmark": "analog",
+                        "out_dir": str(tmp_path / "figures"), **executor})
+
+
+def test_interleaving_configurations_run_in_worker_processes_as_in_one(tmp_path):
+    """--workers 2: two configurations at once, each in its own process, give what one process gives."""
+    interleaving = _study_experiments("interleaving")
+    tiny = {"images_per_class": 8, "channels": 4, "batch_size": 16, "epochs": 1}
+    runs = {"IL": interleaving.MultilevelRun("il-darts", tiny), "MTL": interleaving.MultilevelRun("mtl-darts", tiny)}
+    parallel = interleaving.complete_multilevel(_interleaving_args(tmp_path / "a", workers=2, threads=1), runs)
+    serial = interleaving.complete_multilevel(_interleaving_args(tmp_path / "b", workers=1, threads=1), runs)
+    for label in runs:
+        a, b = (pd.read_parquet(d[label] / "history.parquet") for d in (parallel, serial))
+        assert len(a) == len(b) > 0
+        pd.testing.assert_frame_equal(a.drop(columns="epoch_seconds"), b.drop(columns="epoch_seconds"))
+    with pytest.raises(SystemExit, match="drop --executor slurm"):
+        interleaving.complete_multilevel(_interleaving_args(tmp_path / "c", executor="slurm"), runs)
+
+
 def test_interleaving_study_runs_reuse_and_tabulate_the_cells(tmp_path):
     interleaving = _study_experiments("interleaving")
 
-    args = Namespace(scale="smoke", data="digits", second_task="digits", seeds=1, runs_dir=str(tmp_path), benchmark="analog",
-                     device="cpu", out_dir=str(tmp_path / "figures"))
+    args = _interleaving_args(tmp_path)
     tiny = {"images_per_class": 8, "channels": 4, "batch_size": 16, "epochs": 1}
     runs = interleaving.complete_multilevel(args, {"MTL (Eq. 10)": interleaving.MultilevelRun("mtl-darts", tiny)})
     table = interleaving.cell_table(runs, interleaving.PAPER_IL)
@@ -179,8 +198,7 @@ def test_interleaving_study_runs_reuse_and_tabulate_the_cells(tmp_path):
 
 def test_interleaving_single_task_baseline_searches_the_first_task_alone(tmp_path):
     interleaving = _study_experiments("interleaving")
-    args = Namespace(scale="smoke", data="digits", second_task="digits", seeds=1, runs_dir=str(tmp_path), benchmark="analog",
-                     device="cpu", out_dir=str(tmp_path / "figures"))
+    args = _interleaving_args(tmp_path)
     tiny = {"images_per_class": 8, "channels": 4, "batch_size": 16, "epochs": 1}
     runs = interleaving.complete_multilevel(args, {"single": interleaving.MultilevelRun("mtl-darts", tiny, tasks=1)})
     assert runs["single"].name.endswith("-single-task")

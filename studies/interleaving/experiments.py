@@ -12,11 +12,14 @@ CIFAR-10 JPEGs (``--data``) and the embedded scikit-learn digits at the same 16x
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
 
+from bench_toolkit.executors import default_threads
 from bench_toolkit.fileio import read_json
 from bench_toolkit.search.differentiable import config_for
 from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS
@@ -64,20 +67,34 @@ class MultilevelRun(NamedTuple):
 def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]) -> dict[str, Path]:
     """Each run over the study's seeds, reused when finished and continued when killed
     (``run_interleaved`` resumes from its checkpoints). Runs with equal settings share a directory,
-    so a configuration two studies need is searched once."""
-    directories = {}
+    so a configuration two studies need is searched once. With ``--workers N`` up to N
+    configurations run at once, each in its own process (a configuration's seeds share one run
+    directory, so they run one after another); a failed one does not stop the others."""
+    if args.executor != "local":
+        raise SystemExit("the interleaving studies run on this machine (--workers N); drop --executor slurm")
+    directories: dict[str, Path] = {}
+    pending: dict[Path, tuple] = {}
     for label, run in runs.items():
         config = config_for(args.scale, MULTILEVEL_METHODS[run.algo], {"resolution": 16, **run.settings})
         settings = "-".join(f"{k}{_setting_text(v)}" for k, v in run.settings.items()) or "default"
-        name = f"{run.algo}-{settings}" + ("-single-task" if run.tasks == 1 else "")
-        out = Path(args.runs_dir) / scale_folder(args) / name
+        out = Path(args.runs_dir) / scale_folder(args) / (f"{run.algo}-{settings}" + ("-single-task" if run.tasks == 1 else ""))
         directories[label] = out
         final = out / "final.json"
-        if final.exists() and read_json(final).get("complete"):
-            continue
-        tasks = [args.data, args.second_task][:run.tasks]
-        run_interleaved(run.algo, config, tasks, args.benchmark, list(range(args.seeds)), out, args.scale, args.device,
-                        resume=(out / "config.json").exists())
+        if not (final.exists() and read_json(final).get("complete")):
+            pending[out] = (run.algo, config, [args.data, args.second_task][:run.tasks], args.benchmark,
+                            list(range(args.seeds)), out, args.scale, args.device, (out / "config.json").exists())
+    workers = min(args.workers, len(pending))
+    if workers <= 1:
+        for job in pending.values():
+            run_interleaved(*job, threads=args.threads)
+        return directories
+    threads = args.threads or default_threads(workers)
+    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn")) as pool:
+        futures = {out: pool.submit(run_interleaved, *job, threads=threads) for out, job in pending.items()}
+    failed = [f"- {out.name}: {future.exception()}" for out, future in futures.items() if future.exception() is not None]
+    if failed:
+        raise SystemExit(f"{len(failed)} configuration(s) failed; the others finished; rerun to continue them:\n"
+                         + "\n".join(failed))
     return directories
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import torch
+
 from bench_toolkit import __version__
 from bench_toolkit.benchmarks import load_benchmark
 from bench_toolkit.devices import checked_device
@@ -70,8 +72,9 @@ def _write(out: Path, searches: list[InterleavedSearch], seeds: Sequence[int]) -
 
 def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], benchmark_spec: str | None,
                     seeds: Sequence[int], out: str | Path, scale: str = "paper", device: str = "cpu",
-                    resume: bool = False) -> dict[str, Any]:
-    """Check everything (tasks loaded, benchmark opened) before writing, then run every seed."""
+                    resume: bool = False, threads: int | None = None) -> dict[str, Any]:
+    """Check everything (tasks loaded, benchmark opened) before writing, then run every seed
+    (with ``threads`` torch threads where given, as a study's worker process asks)."""
     checked_device(device)
     if algo not in MULTILEVEL_METHODS:
         raise BenchToolkitError(f"unknown multi-level method '{algo}'; choose one of: {', '.join(MULTILEVEL_METHODS)}")
@@ -97,6 +100,9 @@ def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], 
     # mtl-darts over one task is the single-task DARTS-2nd baseline (IL Table 2, IMTNAS Table 3)
     tasks = load_tasks(task_specs, config, minimum=1 if algo == "mtl-darts" and config.mtl_sharing == "none" else 2)
     lock = lock_run_directory(out)
+    previous_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
     try:
         if resume:
             remove_stray_temporaries(out)
@@ -124,6 +130,7 @@ def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], 
                       f"{rows[0]['epoch_seconds']:.1f} s", file=sys.stderr)
         return _write(out, searches, seeds) if searches else final
     finally:
+        torch.set_num_threads(previous_threads)
         unlock_run_directory(lock)
 
 
