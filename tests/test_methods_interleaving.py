@@ -150,3 +150,16 @@ def _assert_resumes_exactly(algo, config, tmp_path, monkeypatch, benchmark=None)
     columns = [c for c in straight.columns if c != "epoch_seconds"]
     pd.testing.assert_frame_equal(resumed[columns], straight[columns], check_exact=True)
     return straight
+
+
+def test_interleaving_searches_the_darts_cell_as_its_encoder(tmp_path):
+    """IL over the DARTS CNN space (IL and IMTNAS report there): the shared alpha covers both cells
+    and the result is a genotype in the reference's text form."""
+    from bench_toolkit.spaces import darts
+
+    config = config_for("smoke", MULTILEVEL_METHODS["il-darts"], {**TINY, "space": "darts", "cells_per_stage": 1, "epochs": 1, "rounds": 1})
+    final = run_interleaved("il-darts", config, ["digits", "digits"], None, [0], tmp_path / "il", "smoke")
+    genotype = darts.parse_genotype(final["per_seed"][0]["arch"])
+    assert len(genotype.normal) == len(genotype.reduce) == 8
+    history = pd.read_parquet(tmp_path / "il" / "history.parquet")
+    assert sorted(zip(history["round"], history["learner"])) == [(1, 0), (1, 1)]
