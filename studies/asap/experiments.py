@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench_toolkit.analysis import load_run, new_figure, save_figure, seed_lines
-from bench_toolkit.study import complete, figure_dir, final_table, method_run, only, write_outputs
+from bench_toolkit.study import complete, figure_dir, final_table, labelled_history, method_run, only, write_outputs
 
 METHODS = {
     "DARTS-V1": ("darts-v1", {}),
@@ -53,14 +53,10 @@ def fig3(args: argparse.Namespace) -> None:
     write_outputs(_out(args), "fig3_duration_sparsity", summary.round(4))
 
 
-def _histories(args: argparse.Namespace) -> pd.DataFrame:
-    return pd.concat([load_run(d).assign(run=label) for label, d in _runs(args).items()], ignore_index=True)
-
-
 def fig6(args: argparse.Namespace) -> None:
     """Fig. 6: benchmark accuracy of the cell derived along the search, per epoch (the paper's
     x-axis is scaled search time; epochs are what every method shares, whatever its speed)."""
-    history = _histories(args)
+    history = labelled_history(_runs(args))
     column = "cifar10.test_acc" if "cifar10.test_acc" in history else "cifar10.valid_acc"
     _figure(history, [(column, f"{column} of the derived cell (%)")], _out(args) / "fig6_accuracy.png",
             "accuracy along the search")
@@ -68,7 +64,7 @@ def fig6(args: argparse.Namespace) -> None:
 
 def fig7(args: argparse.Namespace) -> None:
     """Fig. 7: normalised cell entropy along the search, per epoch."""
-    _figure(_histories(args), [("entropy", "cell entropy / ln |O|")], _out(args) / "fig7_entropy.png", "cell entropy")
+    _figure(labelled_history(_runs(args)), [("entropy", "cell entropy / ln |O|")], _out(args) / "fig7_entropy.png", "cell entropy")
 
 
 def table(args: argparse.Namespace) -> None:
