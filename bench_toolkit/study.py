@@ -128,9 +128,9 @@ def labelled_history(run_dirs: dict[str, Path]) -> pd.DataFrame:
 
 
 def curve_figure(run_dirs: dict[str, Path], kind: str, out: Path, title: str, shift: dict[str, int] | None = None) -> Path:
-    """The paper's per-epoch figures: ``accuracy`` (derived cell's benchmark test accuracy) or
-    ``magnitude`` (one panel per run, shared y-axis); each seed a thin line, the mean a thick
-    one. ``shift`` moves a run's epochs (to align the epochs after warm-up, as Fig. 2h)."""
+    """The papers' per-epoch figures, one of :data:`~bench_toolkit.analysis.plots.EPOCH_KINDS`
+    (e.g. ``accuracy`` of the derived cell, ``entropy``, ``magnitude`` with one panel per run on a
+    shared y-axis); each seed a thin line, the mean a thick one. ``shift`` moves a run's epochs (to align the epochs after warm-up, as Fig. 2h)."""
     return epoch_plot(labelled_history(run_dirs), kind, out, title, shift)
 
 

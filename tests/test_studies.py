@@ -261,3 +261,29 @@ def test_exp8_needs_an_nb101_file_and_runs_darts_500_epochs_in_each_space(tmp_pa
     configs = {label: config_for("mini", get_method(run.algo).defaults, run.settings) for label, run in seen.items()}
     assert {(c.space, c.oneshot_space, c.epochs, c.cells_per_stage) for c in configs.values()} == {
         ("nb101-1shot1", k, 500, 1) for k in (1, 2, 3)}
+
+
+def test_asap_figures_are_drawn_from_the_runs(tmp_path, monkeypatch):
+    """ASAP Fig. 3's table is ASAP's epoch time over its first epoch and 1 - sparsity, averaged
+    over seeds; Fig. 6 and 7 are drawn from the same runs."""
+    asap = _study_experiments("asap")
+    settings = {"images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16, "epochs": 3,
+                "prune_start": 1, "prune_end": 3}
+    runs = {}
+    for label, algo in (("DARTS-V1", "darts-v1"), ("ASAP", "asap")):
+        run_supernet_search(algo, config_for("smoke", get_method(algo).defaults, settings), "digits",
+                            "table:" + str(_table(tmp_path)), [0, 1], tmp_path / algo)
+        runs[label] = tmp_path / algo
+    monkeypatch.setattr(asap, "complete", lambda args, wanted: {label: runs[label] for label in wanted if label in runs})
+    args = Namespace(**{**vars(_args(tmp_path, seeds=2)), "scale": "smoke", "only": ["DARTS-V1", "ASAP"]})
+    for figure in (asap.fig3, asap.fig6, asap.fig7):
+        figure(args)
+    out = common.figure_dir(args)
+    assert {p.name for p in out.glob("*.png")} == {"fig3_duration_sparsity.png", "fig6_accuracy.png", "fig7_entropy.png"}
+    history = pd.read_parquet(runs["ASAP"] / "history.parquet")
+    relative = history["epoch_seconds"] / history.groupby("seed")["epoch_seconds"].transform("first")
+    expected = history.assign(relative_duration=relative, density=1 - history["sparsity"]).groupby("epoch")[["relative_duration", "density"]].mean()
+    summary = pd.read_csv(out / "fig3_duration_sparsity.csv").set_index("epoch")
+    assert summary["relative_duration"].iloc[0] == 1.0
+    assert np.allclose(summary["relative_duration"], expected["relative_duration"], atol=1e-4)
+    assert np.allclose(summary["density"], expected["density"], atol=1e-4)
