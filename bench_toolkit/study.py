@@ -41,7 +41,8 @@ def parser(description: str, study: str) -> argparse.ArgumentParser:
                    help="run directories, <runs-dir>/<scale>/<name>; shared by the studies, so a run two studies use is made once")
     p.add_argument("--out-dir", default=str(REPO / "figures" / study))
     p.add_argument("--only", type=lambda text: [label.strip() for label in text.split(",")],
-                   help="comma-separated labels: run and tabulate only these rows of a table (default: all of the paper's)")
+                   help="comma-separated labels: run only these rows of a table now (default: all of the paper's); "
+                        "tables and figures also show the other rows whose runs have finished")
     add_executor_arguments(p)
     return p
 
@@ -93,6 +94,21 @@ def _config(run: StudyRun, scale: str) -> SearchConfig:
     return config_for(scale, get_method(run.algo).defaults, run.settings)
 
 
+def _run_dir(args: argparse.Namespace, run: StudyRun) -> Path:
+    return Path(args.runs_dir) / scale_folder(args) / run.name
+
+
+def _saved_settings_match(run_dir: Path, config: SearchConfig, seeds: list[int]) -> bool:
+    previous = read_json(run_dir / "config.json")
+    # settings added to the toolkit after a run was made take their defaults, as on resume
+    return SearchConfig().updated(previous["config"]) == config and previous["seeds"] == seeds
+
+
+def _finished(run_dir: Path) -> bool:
+    final = run_dir / "final.json"
+    return final.exists() and bool(read_json(final).get("complete"))
+
+
 def complete(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str, Path]:
     """The run directory of each of ``runs`` over ``args.seeds`` seeds: reused when finished,
     continued when killed, started otherwise. The seeds of every unfinished run (configuration
@@ -102,17 +118,12 @@ def complete(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str
     pending: list[PreparedRun] = []
     for label, run in runs.items():
         config = _config(run, args.scale)
-        run_dir = Path(args.runs_dir) / scale_folder(args) / run.name
-        directories[label] = run_dir
-        saved = run_dir / "config.json"
-        resume = saved.exists()
+        run_dir = directories[label] = _run_dir(args, run)
+        resume = (run_dir / "config.json").exists()
         if resume:
-            previous = read_json(saved)
-            # settings added to the toolkit after a run was made take their defaults, as on resume
-            if SearchConfig().updated(previous["config"]) != config or previous["seeds"] != seeds:
+            if not _saved_settings_match(run_dir, config, seeds):
                 raise SystemExit(f"{run_dir} holds a run with other settings; delete it or pass another --runs-dir")
-            final = run_dir / "final.json"
-            if final.exists() and read_json(final).get("complete"):
+            if _finished(run_dir):
                 continue
         if any(p.out == run_dir for p in pending):
             continue  # the same configuration under two labels runs once
@@ -121,6 +132,24 @@ def complete(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str
     if pending:
         execute(pending, executor_from_args(args, str(Path(args.runs_dir) / "slurm_logs")))
     return directories
+
+
+def table_rows(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str, Path]:
+    """The run directories of a table's (or figure's) rows, in the table's order: the ``--only``
+    rows (all without it) completed as :func:`complete` does, and every other row whose run has
+    already finished with the same settings and seeds. So running one row adds it to the table
+    without dropping the rows run before, and a row still running is left out."""
+    wanted = complete(args, only(args, runs))
+    seeds = list(range(args.seeds))
+    rows: dict[str, Path] = {}
+    for label, run in runs.items():
+        run_dir = _run_dir(args, run)
+        if label in wanted:
+            rows[label] = wanted[label]
+        elif (_finished(run_dir) and (run_dir / "config.json").exists()
+              and _saved_settings_match(run_dir, _config(run, args.scale), seeds)):
+            rows[label] = run_dir
+    return rows
 
 
 def labelled_history(run_dirs: dict[str, Path]) -> pd.DataFrame:

@@ -76,6 +76,35 @@ def test_only_restricts_a_table_to_named_rows():
         common.only(parse(["--only", "GDAS,RSPS"]), runs)
 
 
+def test_a_table_keeps_its_finished_rows_when_only_some_are_run(tmp_path, monkeypatch):
+    """--only runs the rows it names; the table also shows every other row whose run finished
+    with the same settings, in the table's order, and leaves out rows unfinished, absent or made
+    with other settings."""
+    rows = {label: common.preset_run(preset) for label, preset in
+            (("DARTS-V1", "darts-v1"), ("EX-DARTS", "ex-darts"), ("GDAS", "gdas"), ("Exp.7", "long-500"), ("no skip", "no-skip"))}
+    args = Namespace(**{**vars(_args(tmp_path, seeds=2)), "only": ["GDAS"]})
+
+    def save(label: str, finished: bool, settings: dict | None = None) -> None:
+        run = rows[label]
+        run_dir = tmp_path / common.scale_folder(args) / run.name
+        run_dir.mkdir(parents=True)
+        config = config_for(args.scale, get_method(run.algo).defaults, {**run.settings, **(settings or {})})
+        (run_dir / "config.json").write_text(json.dumps({"config": config.as_dict(), "seeds": [0, 1]}))
+        (run_dir / "final.json").write_text(json.dumps({"complete": finished}))
+
+    save("DARTS-V1", finished=True)
+    save("EX-DARTS", finished=False)
+    save("GDAS", finished=True)
+    save("no skip", finished=True, settings={"epochs": 7})
+    ran = []
+    monkeypatch.setattr(common, "execute", lambda pending, executor: ran.extend(p.out.name for p in pending))
+    assert list(common.table_rows(args, rows)) == ["DARTS-V1", "GDAS"]
+    assert ran == []  # GDAS has finished: reused, nothing runs
+    args.only = ["Exp.7"]
+    assert list(common.table_rows(args, rows)) == ["DARTS-V1", "GDAS", "Exp.7"]
+    assert ran == ["long-500"]
+
+
 def _table(tmp_path) -> Path:
     """A benchmark table with a distinct CIFAR-10 accuracy for every NB201 cell (the index / 200)."""
     path = tmp_path / "table.csv"
@@ -253,7 +282,7 @@ def test_exp8_needs_an_nb101_file_and_runs_darts_500_epochs_in_each_space(tmp_pa
     with pytest.raises(SystemExit, match="pass --benchmark nb101:PATH"):
         degradation.exp8(args)
     seen = {}
-    monkeypatch.setattr(degradation, "complete", lambda args, runs: seen.update(runs) or {})
+    monkeypatch.setattr(degradation, "table_rows", lambda args, runs: seen.update(runs) or {})
     monkeypatch.setattr(degradation, "curve_figure", lambda *a, **k: None)
     monkeypatch.setattr(degradation, "write_outputs", lambda *a, **k: None)
     monkeypatch.setattr(degradation, "final_table", lambda runs: None)
@@ -274,7 +303,8 @@ def test_asap_figures_are_drawn_from_the_runs(tmp_path, monkeypatch):
         run_supernet_search(algo, config_for("smoke", get_method(algo).defaults, settings), "digits",
                             "table:" + str(_table(tmp_path)), [0, 1], tmp_path / algo)
         runs[label] = tmp_path / algo
-    monkeypatch.setattr(asap, "complete", lambda args, wanted: {label: runs[label] for label in wanted if label in runs})
+    for name in ("complete", "table_rows"):  # the runs above stand for the study's
+        monkeypatch.setattr(asap, name, lambda args, wanted: {label: runs[label] for label in wanted if label in runs})
     args = Namespace(**{**vars(_args(tmp_path, seeds=2)), "scale": "smoke", "only": ["DARTS-V1", "ASAP"]})
     for figure in (asap.fig3, asap.fig6, asap.fig7):
         figure(args)

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from bench_toolkit.analysis import load_run, new_figure, save_figure, seed_lines
-from bench_toolkit.study import complete, curve_figure, figure_dir, final_table, method_run, only, write_outputs
+from bench_toolkit.study import complete, curve_figure, figure_dir, final_table, method_run, table_rows, write_outputs
 
 METHODS = {
     "DARTS-V1": ("darts-v1", {}),
@@ -21,7 +21,7 @@ METHODS = {
 def _runs(args: argparse.Namespace, labels: tuple[str, ...] = tuple(METHODS)) -> dict[str, Path]:
     runs = {label: method_run(METHODS[label][0], METHODS[label][1], label.lower().replace(" ", "-").replace("=", ""))
             for label in labels}
-    return complete(args, only(args, runs) if len(labels) > 1 else runs)
+    return table_rows(args, runs) if len(labels) > 1 else complete(args, runs)
 
 
 def _out(args: argparse.Namespace) -> Path:

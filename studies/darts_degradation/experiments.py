@@ -10,7 +10,7 @@ import pandas as pd
 
 from bench_toolkit.search.differentiable.presets import weight_lr
 from bench_toolkit.study import (
-    complete, criteria_table, curve_figure, figure_dir, final_table, method_run, only, preset_run, write_outputs,
+    complete, criteria_table, curve_figure, figure_dir, final_table, method_run, preset_run, table_rows, write_outputs,
 )
 
 
@@ -20,7 +20,7 @@ def _out(args: argparse.Namespace) -> Path:
 
 def _compare(args: argparse.Namespace, name: str, title: str, presets: dict[str, str], magnitudes: tuple[str, ...] = (),
              warmups: dict[str, int] | None = None) -> None:
-    runs = complete(args, only(args, {label: preset_run(preset) for label, preset in presets.items()}))
+    runs = table_rows(args, {label: preset_run(preset) for label, preset in presets.items()})
     curve_figure(runs, "accuracy", _out(args) / f"{name}_accuracy.png", title,
                  shift={label: w for label, w in (warmups or {}).items() if label in runs})
     if any(m in runs for m in magnitudes):
@@ -79,9 +79,9 @@ def exp8(args: argparse.Namespace) -> None:
     if not str(args.benchmark).startswith("nb101:"):
         raise SystemExit("exp8 queries NAS-Bench-101: pass --benchmark nb101:PATH (nasbench_full.tfrecord or "
                          "nasbench_only108.tfrecord); no NB101 file ships with the toolkit")
-    runs = complete(args, only(args, {f"space {k}": method_run("darts-v1", {"space": "nb101-1shot1", "oneshot_space": k,
-                                                                            "epochs": 500}, f"exp8-ss{k}")
-                                      for k in (1, 2, 3)}))
+    runs = table_rows(args, {f"space {k}": method_run("darts-v1", {"space": "nb101-1shot1", "oneshot_space": k,
+                                                                   "epochs": 500}, f"exp8-ss{k}")
+                             for k in (1, 2, 3)})
     curve_figure(runs, "accuracy", _out(args) / "exp8_oneshot1_accuracy.png", "Exp.8: NAS-Bench-1Shot1")
     curve_figure(runs, "magnitude", _out(args) / "exp8_oneshot1_magnitude.png", "operation magnitude")
     write_outputs(_out(args), "exp8_oneshot1", final_table(runs))
@@ -95,7 +95,7 @@ TABLE1 = {"DARTS-V1": preset_run("darts-v1"), "DARTS-V2": method_run("darts-v2",
 def table1(args: argparse.Namespace) -> None:
     """Table 1: the final cells of DARTS-V1, DARTS-V2, GDAS, RSPS, SETN, ENAS (each with its NB201
     reference settings) and EX-DARTS, mean ± std (``--only`` for some rows)."""
-    runs = complete(args, only(args, TABLE1))
+    runs = table_rows(args, TABLE1)
     write_outputs(_out(args), "table1_methods", final_table(runs))
 
 
@@ -127,9 +127,8 @@ def table2(args: argparse.Namespace) -> None:
     final cell and the best cell of any epoch (the references of Table 3); then the DrNAS,
     GAEA-bilevel and GAEA-ERM groups, each with sc_2, DARTS-ES and selective stop rolled back on
     its own runs, and EX-GAEA (``--only`` for some groups)."""
-    groups = only(args, {label: run for label, (run, _, _) in TABLE2.items()})
-    runs = complete(args, groups)
-    tables = [criteria_table(runs[label], TABLE2[label][1], label, op=TABLE2[label][2]) for label in groups]
+    runs = table_rows(args, {label: run for label, (run, _, _) in TABLE2.items()})
+    tables = [criteria_table(run_dir, TABLE2[label][1], label, op=TABLE2[label][2]) for label, run_dir in runs.items()]
     write_outputs(_out(args), "table2_stop_criteria", pd.concat(tables, ignore_index=True))
 
 
