@@ -30,12 +30,18 @@ from bench_toolkit.search.differentiable.presets import get_preset
 REPO = Path(__file__).resolve().parents[1]
 
 
-def parser(description: str, study: str) -> argparse.ArgumentParser:
+def parser(description: str, study: str, *, has_benchmark: bool = True) -> argparse.ArgumentParser:
+    """The options every study script shares. ``has_benchmark=False`` for a study whose space no
+    tabular benchmark answers (IF-NAS's L-chain): it gets no ``--benchmark`` option, and its runs
+    record the derived architectures without accuracies."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--scale", default="mini", choices=list(SCALES), help="sizes only; mini: CPU, paper: GPU")
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--data", default="digits", help="data SPEC (paper scale: cifar10:PATH or imagefolder:PATH)")
-    p.add_argument("--benchmark", default="analog", help="benchmark SPEC for the derived cells' accuracy")
+    if has_benchmark:
+        p.add_argument("--benchmark", default="analog", help="benchmark SPEC for the derived cells' accuracy")
+    else:
+        p.set_defaults(benchmark=None)
     p.add_argument("--device", default="cpu")
     p.add_argument("--runs-dir", default=str(REPO / "runs"),
                    help="run directories, <runs-dir>/<scale>/<name>; shared by the studies, so a run two studies use is made once")

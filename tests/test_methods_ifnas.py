@@ -160,7 +160,7 @@ def test_if_nas_searches_end_to_end_and_resumes_exactly(tmp_path, sampling):
         "images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16, "epochs": 3, "warmup_epochs": 1,
         "if_alpha_delay": 1, "if_step_iterations": 1, "if_mu_start": 1, "if_mu_ramp": 1, "if_threshold": 0.5,
         "if_sampling": sampling})
-    assert config.stage_nodes == (6, 6, 6) and config.single_level and config.alpha_init_std == 1e-5
+    assert config.stage_nodes == (8, 4, 4) and config.single_level and config.alpha_init_std == 1e-5
     history = assert_resume_is_exact("if-nas", config, tmp_path, seed=0)
     assert {"madds_m", "depth", "live_connections", "interleaved_pairs"} <= set(history.columns)
     assert history["arch"].map(lambda text: lchain.parse_arch(text).depth()).tolist() == history["depth"].tolist()

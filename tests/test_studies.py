@@ -156,13 +156,13 @@ def test_if_nas_study_tables_read_depths_from_the_runs(tmp_path):
     for name, extra in (("with", {}), ("without", {"if_sampling": "none"})):
         config = config_for("smoke", get_method("if-nas").defaults, {**settings, **extra})
         run_supernet_search("if-nas", config, "digits", None, [0, 1], tmp_path / name)
-    finals = if_nas.final_architectures({"w/ IF": tmp_path / "with", "w/o IF": tmp_path / "without"})
+    finals = if_nas.final_architectures({"w/o IF": tmp_path / "without", "w/ IF": tmp_path / "with"})
     for _, row in finals.iterrows():
         final = json.loads((tmp_path / ("with" if row["run"] == "w/ IF" else "without") / "final.json").read_text())
         arch = next(s["arch"] for s in final["per_seed"] if s["seed"] == row["seed"])
         assert row["depth"] == lchain.parse_arch(arch).depth() and row["epoch"] == 3
     table = if_nas.summary(finals, "depth", if_nas.PAPER_TABLE4)
-    assert dict(zip(table["search"], table["the paper"])) == {"w/ IF": "43 ± 3", "w/o IF": "22.5 ± 2.0"}
+    assert list(zip(table["search"], table["the paper"])) == [("w/o IF", "22.5 ± 2.0"), ("w/ IF", "43 ± 3")]  # the table's order
     bound = if_nas._scale_settings(Namespace(scale="smoke"))["if_madds_bound"]
     config = config_for("smoke", get_method("if-nas").defaults, {})
     chain = lchain.LChainArch(config.L, tuple(tuple((("sep_conv_3x3", n - 1),) for n in range(1, k)) for k in config.stage_nodes))
@@ -176,14 +176,16 @@ def test_if_nas_probe_curves_name_the_candidates_and_plot(tmp_path):
     from bench_toolkit.analysis import epoch_plot
 
     run = if_nas.probe_runs()["(d) + (1,4), (2,6), (3,7)"]
-    settings = {**run.settings, "images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16, "epochs": 3,
-                "warmup_epochs": 1, "stage_nodes": (8, 3, 3)}
-    config = config_for("smoke", get_method("if-nas").defaults, settings)
-    run_supernet_search("if-nas", config, "digits", None, [0], tmp_path / "probe")
-    curves = if_nas.probe_curves({"(d)": tmp_path / "probe"})
+    tiny = common.StudyRun(run.algo, {**run.settings, "images_per_class": 8, "resolution": 8, "channels": 4,
+                                      "batch_size": 16, "epochs": 3, "warmup_epochs": 1}, run.name)
+    # the study's own options: the L-chain has no benchmark, and the smoke scale holds the probed node 7
+    args = common.parser("test", "if_nas", has_benchmark=False).parse_args(
+        ["--scale", "smoke", "--seeds", "1", "--runs-dir", str(tmp_path)])
+    run_dirs = common.complete(args, {"(d)": tiny})
+    curves = if_nas.probe_curves(run_dirs)
     weights = [c for c in curves.columns if c.startswith("edge_weight.")]
     assert weights == ["edge_weight.pre-1", "edge_weight.pre-3", "edge_weight.pre-6"]
-    history = pd.read_parquet(tmp_path / "probe" / "history.parquet")
+    history = pd.read_parquet(run_dirs["(d)"] / "history.parquet")
     assert curves["edge_weight.pre-6"].tolist() == history["edge_weight.s1.1->7"].tolist()
     untrained = history["edge_weight.s1.0->1"]  # a chain connection: computed, never trained
     assert untrained.nunique() == 1

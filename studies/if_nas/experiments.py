@@ -85,7 +85,7 @@ def fig1(args: argparse.Namespace) -> None:
     run_dirs = complete(args, probe_runs())
     curves = probe_curves(run_dirs)
     epoch_plot(curves, "edge_weight", _out(args) / "fig1_interleaving_probe.png", "Fig. 1")
-    last = curves.sort_values("epoch").groupby(["run", "seed"]).tail(1)
+    last = _last_epochs(curves, list(run_dirs))
     rows = [{"setting": run, **{name: _mean_std(group[f"edge_weight.{name}"], 3) for name in FIG1_SOURCES.values()},
              "pre-1 strongest (seeds)": f"{int((group[[f'edge_weight.{n}' for n in FIG1_SOURCES.values()]].idxmax(axis=1) == 'edge_weight.pre-1').sum())}/{len(group)}"}
             for run, group in last.groupby("run", sort=False)]
@@ -107,10 +107,16 @@ def table1(args: argparse.Namespace) -> None:
 def final_architectures(run_dirs: dict[str, Path]) -> pd.DataFrame:
     """Per run and seed the retained architecture's depth, multiply-adds, connections and
     interleaved pairs, and the depth of the one-input-per-node architecture, at the last epoch."""
-    history = labelled_history(run_dirs)
-    last = history.sort_values("epoch").groupby(["run", "seed"]).tail(1)
+    last = _last_epochs(labelled_history(run_dirs), list(run_dirs))
     return last[["run", "seed", "epoch", "depth", "madds_m", "live_connections", "interleaved_pairs",
-                 "depth_one_input"]].sort_values(["run", "seed"]).reset_index(drop=True)
+                 "depth_one_input"]].reset_index(drop=True)
+
+
+def _last_epochs(history: pd.DataFrame, run_order: list[str]) -> pd.DataFrame:
+    """Each (run, seed)'s last epoch, the runs in the table's order, then by seed."""
+    last = history.sort_values("epoch", kind="stable").groupby(["run", "seed"]).tail(1)
+    rank = {label: i for i, label in enumerate(run_order)}
+    return last.sort_values(["run", "seed"], key=lambda column: column.map(rank) if column.name == "run" else column)
 
 
 def _mean_std(values: pd.Series, digits: int = 1) -> str:

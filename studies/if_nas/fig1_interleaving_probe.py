@@ -4,4 +4,4 @@ from bench_toolkit.study import parser
 from experiments import fig1
 
 if __name__ == "__main__":
-    fig1(parser(fig1.__doc__.splitlines()[0], "if_nas").parse_args())
+    fig1(parser(fig1.__doc__.splitlines()[0], "if_nas", has_benchmark=False).parse_args())

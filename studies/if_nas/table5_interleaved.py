@@ -4,4 +4,4 @@ from bench_toolkit.study import parser
 from experiments import table5
 
 if __name__ == "__main__":
-    table5(parser(table5.__doc__.splitlines()[0], "if_nas").parse_args())
+    table5(parser(table5.__doc__.splitlines()[0], "if_nas", has_benchmark=False).parse_args())

@@ -165,7 +165,8 @@ def _lchain(stages: Sequence[int], L: int) -> SupernetSpace:
     # alpha and beta start at 1e-5 N(0, 1), as the reference
     return SupernetSpace("lchain", lchain.OPS, lchain.row_names(stages, L), _build_lchain, derive,
                          {"ops": lchain.OPS, "alpha_init_std": 1e-5},
-                         scale_sizes={"smoke": {"stage_nodes": (6, 6, 6)},
+                         # smoke: stage 1 deep enough for the IF-NAS study's Fig. 1 probe (node 7 reading pre-6)
+                         scale_sizes={"smoke": {"stage_nodes": (8, 4, 4)},
                                       # single level: 5,000 images on both sides, 78 iterations an epoch as the other mini searches
                                       "mini": {"stage_nodes": (10, 10, 10), "images_per_class": 500}},
                          methods=("if-nas",), specialise=lambda c: replace(_lchain(c.stage_nodes, c.L), specialise=None))
