@@ -98,6 +98,15 @@ def test_hypernetwork_generates_every_stage_and_resumes_bit_exactly(tmp_path, mo
     assert _assert_resumes_exactly("imtnas-darts", config, tmp_path, monkeypatch)["epoch"].max() == 2
 
 
+def test_progress_names_each_learner_once_then_reports_losses_per_learner_and_round(tmp_path, capsys):
+    config = config_for("smoke", MULTILEVEL_METHODS["il-darts"], {**TINY, "epochs": 1})
+    run_interleaved("il-darts", config, ["digits", "digits"], None, [0], tmp_path / "run", "smoke")
+    err = capsys.readouterr().err
+    assert "run: learners k1 = digits, k2 = digits; train loss per learner k and round m" in err
+    epoch_line = next(line for line in err.splitlines() if "epoch 1/1" in line)
+    assert [word for word in epoch_line.split() if word[:1] == "k"] == ["k1m1", "k2m1", "k1m2", "k2m2"]
+
+
 @pytest.mark.parametrize("transfer", ["embedding-l2", "similarity"])
 def test_table_6_couplings_run(transfer, tmp_path):
     config = config_for("smoke", MULTILEVEL_METHODS["il-darts"], {**TINY, "epochs": 1, "transfer": transfer})

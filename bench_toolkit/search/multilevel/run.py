@@ -111,6 +111,8 @@ def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], 
                                              "benchmark": benchmark_spec, "scale": scale, "seeds": list(seeds),
                                              "config": config.as_dict(), "bench_toolkit_version": __version__})
         (out / "checkpoints").mkdir(exist_ok=True)
+        learners = ", ".join(f"k{k + 1} = {spec}" for k, spec in enumerate(task_specs))
+        print(f"{out.name}: learners {learners}; train loss per learner k and round m", file=sys.stderr)
         searches: list[InterleavedSearch] = []
         final: dict[str, Any] = {}
         for seed in seeds:
@@ -125,7 +127,7 @@ def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], 
                 search.save(checkpoint)
                 final = _write(out, searches, seeds)
                 answer = next((f" | {k} {rows[0][k]:.2f}" for k in ("cifar10.test_acc",) if k in rows[0]), "")
-                losses = " ".join(f"{r['task']}@{r['round']} {r['train_loss']:.3f}" for r in rows)
+                losses = " ".join(f"k{r['learner'] + 1}m{r['round']} {r['train_loss']:.3f}" for r in rows)
                 print(f"{out.name} seed {seed} epoch {search.epoch}/{config.epochs}: train loss {losses}{answer} | "
                       f"{rows[0]['epoch_seconds']:.1f} s", file=sys.stderr)
         return _write(out, searches, seeds) if searches else final
