@@ -104,13 +104,15 @@ def _run_dir(args: argparse.Namespace, run: StudyRun) -> Path:
     return Path(args.runs_dir) / scale_folder(args) / run.name
 
 
-def _saved_settings_match(run_dir: Path, config: SearchConfig, seeds: list[int]) -> bool:
+def saved_settings_match(run_dir: Path, config: SearchConfig, seeds: list[int]) -> bool:
+    """Whether the run in ``run_dir`` was started with ``config`` over ``seeds``."""
     previous = read_json(run_dir / "config.json")
     # settings added to the toolkit after a run was made take their defaults, as on resume
     return SearchConfig().updated(previous["config"]) == config and previous["seeds"] == seeds
 
 
-def _finished(run_dir: Path) -> bool:
+def finished_run(run_dir: Path) -> bool:
+    """Whether every seed of the run in ``run_dir`` has finished."""
     final = run_dir / "final.json"
     return final.exists() and bool(read_json(final).get("complete"))
 
@@ -127,9 +129,9 @@ def complete(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str
         run_dir = directories[label] = _run_dir(args, run)
         resume = (run_dir / "config.json").exists()
         if resume:
-            if not _saved_settings_match(run_dir, config, seeds):
+            if not saved_settings_match(run_dir, config, seeds):
                 raise SystemExit(f"{run_dir} holds a run with other settings; delete it or pass another --runs-dir")
-            if _finished(run_dir):
+            if finished_run(run_dir):
                 continue
         if any(p.out == run_dir for p in pending):
             continue  # the same configuration under two labels runs once
@@ -152,8 +154,8 @@ def table_rows(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[s
         run_dir = _run_dir(args, run)
         if label in wanted:
             rows[label] = wanted[label]
-        elif (_finished(run_dir) and (run_dir / "config.json").exists()
-              and _saved_settings_match(run_dir, _config(run, args.scale), seeds)):
+        elif (finished_run(run_dir) and (run_dir / "config.json").exists()
+              and saved_settings_match(run_dir, _config(run, args.scale), seeds)):
             rows[label] = run_dir
     return rows
 

@@ -225,6 +225,9 @@ def test_interleaving_study_runs_reuse_and_tabulate_the_cells(tmp_path):
     stamp = (runs["MTL (Eq. 10)"] / "final.json").stat().st_mtime_ns
     interleaving.complete_multilevel(args, {"MTL (Eq. 10)": interleaving.MultilevelRun("mtl-darts", tiny)})  # finished: reused, not rerun
     assert (runs["MTL (Eq. 10)"] / "final.json").stat().st_mtime_ns == stamp
+    more_seeds = Namespace(**{**vars(args), "seeds": 2})  # not silently the one seed that finished
+    with pytest.raises(SystemExit, match="holds a run with other settings or seeds; delete it or pass another --runs-dir"):
+        interleaving.complete_multilevel(more_seeds, {"MTL (Eq. 10)": interleaving.MultilevelRun("mtl-darts", tiny)})
 
 
 def test_interleaving_single_task_baseline_searches_the_first_task_alone(tmp_path):
