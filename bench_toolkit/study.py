@@ -104,11 +104,21 @@ def _run_dir(args: argparse.Namespace, run: StudyRun) -> Path:
     return Path(args.runs_dir) / scale_folder(args) / run.name
 
 
-def saved_settings_match(run_dir: Path, config: SearchConfig, seeds: list[int]) -> bool:
+def _saved_settings_match(run_dir: Path, config: SearchConfig, seeds: list[int]) -> bool:
     """Whether the run in ``run_dir`` was started with ``config`` over ``seeds``."""
     previous = read_json(run_dir / "config.json")
     # settings added to the toolkit after a run was made take their defaults, as on resume
     return SearchConfig().updated(previous["config"]) == config and previous["seeds"] == seeds
+
+
+def holds_this_run(run_dir: Path, config: SearchConfig, seeds: list[int]) -> bool:
+    """Whether ``run_dir`` already holds the run of ``config`` over ``seeds`` (to reuse or continue);
+    a directory holding a run with other settings or seeds stops the study with one line."""
+    if not (run_dir / "config.json").exists():
+        return False
+    if not _saved_settings_match(run_dir, config, seeds):
+        raise SystemExit(f"{run_dir} holds a run with other settings or seeds; delete it or pass another --runs-dir")
+    return True
 
 
 def finished_run(run_dir: Path) -> bool:
@@ -127,12 +137,9 @@ def complete(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str
     for label, run in runs.items():
         config = _config(run, args.scale)
         run_dir = directories[label] = _run_dir(args, run)
-        resume = (run_dir / "config.json").exists()
-        if resume:
-            if not saved_settings_match(run_dir, config, seeds):
-                raise SystemExit(f"{run_dir} holds a run with other settings; delete it or pass another --runs-dir")
-            if finished_run(run_dir):
-                continue
+        resume = holds_this_run(run_dir, config, seeds)
+        if resume and finished_run(run_dir):
+            continue
         if any(p.out == run_dir for p in pending):
             continue  # the same configuration under two labels runs once
         pending.append(prepare_run(run.algo, config, args.data, args.benchmark, seeds, run_dir, args.scale, resume,
@@ -155,7 +162,7 @@ def table_rows(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[s
         if label in wanted:
             rows[label] = wanted[label]
         elif (finished_run(run_dir) and (run_dir / "config.json").exists()
-              and saved_settings_match(run_dir, _config(run, args.scale), seeds)):
+              and _saved_settings_match(run_dir, _config(run, args.scale), seeds)):
             rows[label] = run_dir
     return rows
 

@@ -24,7 +24,7 @@ from bench_toolkit.fileio import read_json
 from bench_toolkit.search.differentiable import config_for
 from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS
 from bench_toolkit.search.multilevel.run import run_interleaved
-from bench_toolkit.study import figure_dir, finished_run, saved_settings_match, scale_folder, write_outputs
+from bench_toolkit.study import figure_dir, finished_run, holds_this_run, scale_folder, write_outputs
 
 PAPER_IL = {  # IL Tables 2 and 3: test error (%) of the found cell trained on CIFAR-100 / CIFAR-10 (600 epochs)
     "DARTS-2nd (single task)": "CIFAR-100 20.58 ± 0.44, CIFAR-10 2.76 ± 0.09",
@@ -67,10 +67,11 @@ class MultilevelRun(NamedTuple):
 def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]) -> dict[str, Path]:
     """Each run over the study's seeds, reused when finished and continued when killed
     (``run_interleaved`` resumes from its checkpoints); a directory holding the run with other
-    settings or another number of seeds stops the study, as the other studies do. Runs with equal settings share a directory,
-    so a configuration two studies need is searched once. With ``--workers N`` up to N
-    configurations run at once, each in its own process (a configuration's seeds share one run
-    directory, so they run one after another); a failed one does not stop the others."""
+    settings or another number of seeds stops the study (``study.holds_this_run``, as the other
+    studies). Runs with equal settings share a directory, so a configuration two studies need is
+    searched once. With ``--workers N`` up to N configurations run at once, each in its own process
+    (a configuration's seeds share one run directory, so they run one after another); a failed one
+    does not stop the others."""
     if args.executor != "local":
         raise SystemExit("the interleaving studies run on this machine (--workers N); drop --executor slurm")
     directories: dict[str, Path] = {}
@@ -81,9 +82,7 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
         out = Path(args.runs_dir) / scale_folder(args) / (f"{run.algo}-{settings}" + ("-single-task" if run.tasks == 1 else ""))
         directories[label] = out
         seeds = list(range(args.seeds))
-        resume = (out / "config.json").exists()
-        if resume and not saved_settings_match(out, config, seeds):
-            raise SystemExit(f"{out} holds a run with other settings or seeds; delete it or pass another --runs-dir")
+        resume = holds_this_run(out, config, seeds)
         if not finished_run(out):
             pending[out] = (run.algo, config, [args.data, args.second_task][:run.tasks], args.benchmark,
                             seeds, out, args.scale, args.device, resume)
