@@ -6,6 +6,11 @@ others finish."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
@@ -81,3 +86,56 @@ def test_a_failed_job_is_reported_and_the_others_finish(tmp_path, kind):
     assert "UnpicklingError" in message  # the job's own error, from its log
     assert json.loads((tmp_path / "good" / "final.json").read_text())["complete"]
     assert not (tmp_path / "bad" / "history.parquet").exists()
+
+
+WORKER_PARENT = '''
+import multiprocessing, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from bench_toolkit.executors import exit_when_orphaned
+
+def record_pid_and_wait(path):
+    with open(path + ".tmp", "w") as handle:
+        handle.write(str(os.getpid()))
+    os.replace(path + ".tmp", path)
+    time.sleep(120)
+
+if __name__ == "__main__":
+    with ProcessPoolExecutor(1, multiprocessing.get_context("spawn"), exit_when_orphaned, (0.1,)) as pool:
+        pool.submit(record_pid_and_wait, sys.argv[1])
+        time.sleep(120)
+'''
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's exit may wait for a reaper that never comes here)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads process states from /proc")
+def test_a_worker_ends_when_the_process_that_started_it_is_killed(tmp_path):
+    """SIGKILL the pool's parent (no chance to stop its pool): its worker must not train on,
+    writing into run directories whose lock died with the parent."""
+    script, pid_file = tmp_path / "parent.py", tmp_path / "worker.pid"
+    script.write_text(WORKER_PARENT)
+    parent = subprocess.Popen([sys.executable, str(script), str(pid_file)])
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists():
+            assert parent.poll() is None and time.monotonic() < deadline, "the worker never started"
+            time.sleep(0.1)
+        worker = int(pid_file.read_text())
+        assert _running(worker)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _running(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _running(worker), "the worker outlived its parent by 10 s"
+    finally:
+        parent.kill()
+        if pid_file.exists() and _running(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
@@ -75,3 +77,20 @@ def executor_from_args(args: argparse.Namespace, default_folder: str) -> Executo
     if args.threads is not None and args.threads < 1:
         raise BenchToolkitError(f"--threads must be at least 1, got {args.threads}")
     return LocalPool(args.workers, args.threads) if args.workers > 1 else None
+
+
+def exit_when_orphaned(poll_seconds: float = 1.0) -> None:
+    """A worker pool's initializer: end this worker process as soon as the process that started it
+    is gone. A study killed with ``kill`` or SIGKILL (no chance to stop its pool) would otherwise
+    leave its workers training on, writing checkpoints into run directories whose lock died with
+    the parent, so that a restarted study would run the same seeds twice into the same files.
+    Checkpoints are written atomically, so ending a worker at any moment loses at most its
+    current epoch."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-when-orphaned", daemon=True).start()

@@ -12,7 +12,7 @@ from dataclasses import replace
 from tqdm import tqdm
 
 from bench_toolkit.errors import BenchToolkitError
-from bench_toolkit.executors import ProgressCallback, default_threads, failure_report
+from bench_toolkit.executors import ProgressCallback, default_threads, exit_when_orphaned, failure_report
 from bench_toolkit.search.differentiable.jobs import SeedJob, SeedProgress, run_seed
 
 _progress_queue: multiprocessing.Queue | None = None
@@ -21,6 +21,7 @@ _progress_queue: multiprocessing.Queue | None = None
 def _init_worker(progress_queue: multiprocessing.Queue) -> None:
     global _progress_queue
     _progress_queue = progress_queue
+    exit_when_orphaned()
 
 
 def _run_in_worker(job: SeedJob) -> SeedProgress:
@@ -32,7 +33,8 @@ def _run_in_worker(job: SeedJob) -> SeedProgress:
 
 class LocalPool:
     """``workers`` processes (spawned, so each starts with a fresh torch), ``threads`` torch
-    threads each (default: the cores divided among the workers)."""
+    threads each (default: the cores divided among the workers); each ends when this process
+    dies (:func:`~bench_toolkit.executors.exit_when_orphaned`)."""
 
     def __init__(self, workers: int, threads: int | None = None):
         if workers < 1:

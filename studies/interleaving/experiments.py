@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from bench_toolkit.executors import default_threads
+from bench_toolkit.executors import default_threads, exit_when_orphaned
 from bench_toolkit.fileio import read_json
 from bench_toolkit.search.differentiable import config_for
 from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS
@@ -92,7 +92,7 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
             run_interleaved(*job, threads=args.threads)
         return directories
     threads = args.threads or default_threads(workers)
-    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), exit_when_orphaned) as pool:
         futures = {out: pool.submit(run_interleaved, *job, threads=threads) for out, job in pending.items()}
     failed = [f"- {out.name}: {future.exception()}" for out, future in futures.items() if future.exception() is not None]
     if failed:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from bench_toolkit.analysis import new_figure, save_figure
 from bench_toolkit.benchmarks import load_benchmark
+from bench_toolkit.executors import exit_when_orphaned
 from bench_toolkit.fileio import write_table
 from bench_toolkit.spaces import nb201
 from bench_toolkit.study import figure_dir, scale_folder
@@ -69,7 +70,7 @@ def main(args: argparse.Namespace) -> None:
     runs = Path(args.runs_dir) / scale_folder(args) / "fidelity"
     jobs = [(arch, args.scale, settings, args.data, args.test_data, str(runs / f"cell-{i}"), 1)
             for i, arch in enumerate(cells["arch"])]
-    with ProcessPoolExecutor(args.workers) as pool:
+    with ProcessPoolExecutor(args.workers, initializer=exit_when_orphaned) as pool:
         finals = list(pool.map(_train, jobs))
     table = cells.rename(columns={"cifar10.test_acc": "table_test_acc"})
     table["our_top1"] = [f["test_top1"] for f in finals]
