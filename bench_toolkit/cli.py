@@ -382,7 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     blackbox.add_argument("--report-epochs", type=int, help="epochs of the reported test_acc (default: 200 where recorded)")
     supernet = s.add_argument_group("differentiable search (darts-v1, darts-v2, gdas, asap, prune-*)")
     supernet.add_argument("--data", help="data SPEC: digits (embedded, smoke scale; the default), cifar10:PATH, "
-                                         "cifar100:PATH, imagefolder:PATH")
+                                         "cifar100:PATH, imagefolder:PATH; any of them ending in #CLASSES keeps "
+                                         "those classes (names or indices, a-b ranges: cifar10:PATH#0-4)")
     supernet.add_argument("--epochs", type=int, help="search epochs (default: 50; GDAS 250)")
     supernet.add_argument("--scale",
                           help="sizes only: smoke (tests), mini (CPU studies: 1,000 images per class, 16x16, C=8, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import zipfile
 
@@ -140,3 +141,63 @@ def test_paired_batches_cover_search_train_once_per_epoch():
     whole = (batches.train_x - batches.mean) / batches.std
     assert torch.allclose(whole.mean(dim=(0, 2, 3)), torch.zeros(3), atol=1e-5)
     assert torch.allclose(whole.std(dim=(0, 2, 3)), torch.ones(3), atol=1e-4)
+
+
+def test_a_class_selection_keeps_those_classes_relabelled_in_the_source_order(tmp_path):
+    """``SOURCE#CLASSES`` (names, indices, ranges a-b): the images of those classes exactly, labels
+    0 .. k-1 in the source's class order, for every reader; two halves of CIFAR-10 make two tasks."""
+    from sklearn.datasets import load_digits
+
+    target = load_digits().target
+    low = read_data("digits#0-4")
+    assert low.classes == ("0", "1", "2", "3", "4") and len(low) == int((target < 5).sum())
+    assert np.array_equal(low.labels, target[target < 5])
+    assert np.array_equal(low.images, read_data("digits").images[target < 5])
+    mixed = read_data("digits#9, 2-3")  # listed out of order: the source's order is kept
+    assert mixed.classes == ("2", "3", "9")
+    assert np.array_equal(mixed.labels, np.searchsorted([2, 3, 9], target[np.isin(target, [2, 3, 9])]))
+    assert np.bincount(read_data("digits#5-9", per_class=4).labels).tolist() == [4] * 5
+
+    _write_cifar10(tmp_path)
+    full = read_data(f"cifar10:{tmp_path}")
+    half = read_data(f"cifar10:{tmp_path}#class7,1")
+    keep = np.isin(full.labels, [1, 7])
+    assert half.classes == ("class1", "class7") and np.array_equal(half.images, full.images[keep])
+    assert np.array_equal(half.labels, (full.labels[keep] == 7).astype(np.int64))
+
+    _png_tree(tmp_path / "tree", classes=("cat", "dog", "eel"))
+    three = read_data(f"imagefolder:{tmp_path / 'tree'}")
+    two = read_data(f"imagefolder:{tmp_path / 'tree'}#eel,cat")
+    assert two.classes == ("cat", "eel") and two.labels.tolist() == [0, 0, 0, 1, 1, 1]
+    assert np.array_equal(two.images, three.images[three.labels != 1])
+
+
+@pytest.mark.parametrize("selection, message", [
+    ("7", "keeps 1 class; a task needs 2 or more classes"),
+    ("eleven,3", "'eleven' in 'digits#eleven,3' is not a class of that source; give class names"),
+    ("8-12", "indices 0-9"),
+    ("", "'' in 'digits#' is not a class"),
+])
+def test_a_bad_class_selection_is_one_clear_line(selection, message):
+    with pytest.raises(BenchToolkitError, match=message):
+        read_data(f"digits#{selection}")
+
+
+def test_two_class_selections_of_one_source_are_two_tasks_and_a_run_keeps_its_selection(tmp_path, monkeypatch):
+    """The interleaving studies' fair pair of tasks (one source split by class) loads as two tasks of
+    the same image size; a search's config.json keeps the selection behind the absolute path."""
+    from bench_toolkit.search.differentiable import config_for, run_supernet_search
+    from bench_toolkit.search.multilevel.run import load_tasks
+
+    config = config_for("smoke", {}, {"epochs": 1, "images_per_class": 12, "resolution": 8, "channels": 4,
+                                      "batch_size": 8})
+    first, second = load_tasks(["digits#0-4", "digits#5-9"], config)
+    assert first.num_classes == second.num_classes == 5
+    assert first.train_x.shape[1:] == second.train_x.shape[1:]
+    assert not any(np.array_equal(a, b) for a in first.train_x[:5].numpy() for b in second.train_x.numpy())
+
+    _png_tree(tmp_path / "tree", classes=("cat", "dog", "eel"), per_class=8)
+    monkeypatch.chdir(tmp_path)
+    run_supernet_search("darts-v1", config, "imagefolder:tree#cat,eel", None, [0], tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["data"] == f"imagefolder:{(tmp_path / 'tree').resolve()}#cat,eel"

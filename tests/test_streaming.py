@@ -98,3 +98,8 @@ def test_imagenet_recipe_trains_from_an_imagenet_folder(tmp_path, capsys):
     assert "multiply-adds" in capsys.readouterr().out
     final = (out / "final.json").read_text()
     assert '"complete": true' in final and math.isfinite(float(final.split('"test_top1": ')[1].split(",")[0]))
+    refused = [f"imagefolder:{path}#0-1" if a == f"imagefolder:{path}" else str(tmp_path / "refused") if a == str(out)
+               else a for a in argv]
+    assert main(refused) == 2
+    assert "a #CLASSES selection is not read there" in capsys.readouterr().err
+    assert not (tmp_path / "refused" / "config.json").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,15 @@ class ImageSet:
 
     def subset(self, index: np.ndarray, name: str | None = None) -> "ImageSet":
         return ImageSet(self.images[index], self.labels[index], self.classes, name or self.name)
+
+    def with_classes(self, keep: Sequence[int], name: str | None = None) -> "ImageSet":
+        """Only the images of classes ``keep`` (indices into :attr:`classes`, in that order),
+        relabelled 0 .. len(keep) - 1."""
+        relabel = np.full(len(self.classes), -1, dtype=np.int64)
+        relabel[list(keep)] = np.arange(len(keep))
+        index = np.flatnonzero(relabel[self.labels] >= 0)
+        return ImageSet(self.images[index], relabel[self.labels[index]], tuple(self.classes[k] for k in keep),
+                        name or self.name)
 
     def per_class(self, count: int, rng: np.random.Generator) -> "ImageSet":
         """At most ``count`` images of each class, drawn without replacement (class order kept)."""

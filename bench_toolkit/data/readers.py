@@ -6,6 +6,11 @@ folder holding it), ``imagefolder:PATH`` (``PATH/<split>/<class>/*`` or ``PATH/<
 a directory or a ``.zip``; the split folder is ``train``, ``test`` or ``val``), ``digits``
 (default; 1,797 8x8 images, smoke scale only).
 
+Any of them may end in ``#CLASSES`` to keep some classes only, relabelled 0, 1, ... in the
+source's class order: CLASSES is a comma-separated list of class names or indices and index ranges
+``a-b`` (both ends included), e.g. ``cifar10:PATH#0-4`` and ``cifar10:PATH#5-9`` split CIFAR-10
+into two 5-class tasks, ``imagefolder:train.zip#cat,dog`` keeps two folders.
+
 Search reads the training split; final training also reads the test split (CIFAR's test batch,
 an image folder's ``test/`` or ``val/`` folder, or another image folder named on its own).
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 import io
 import pickle
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -23,6 +29,7 @@ from bench_toolkit.data.images import ImageSet
 from bench_toolkit.errors import BenchToolkitError
 
 DEFAULT_DATA = "digits"
+CLASS_MARK = "#"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 SPLITS = ("train", "test", "val")
 CIFAR_LAYOUTS = {
@@ -62,13 +69,15 @@ def _decode(data: bytes) -> np.ndarray:
         return np.asarray(image.convert("RGB"), dtype=np.uint8)
 
 
-def read_image_folder(path: Path, per_class: int | None = None, seed: int = 0, split: str | None = "train") -> ImageSet:
+def read_image_folder(path: Path, per_class: int | None = None, seed: int = 0, split: str | None = "train",
+                      selection: str | None = None) -> ImageSet:
     """One subfolder per class, from a directory or a ``.zip``, under a split folder where the
     folder has them. ``split``: ``train`` (``train/`` when present, else the class folders
     themselves), ``test`` (``test/``, else ``val/``; refused when neither exists), or None (a
     folder named for its images alone, e.g. ``test.zip`` holding ``test/<class>/...``: its one
     split folder, or its class folders). ``per_class`` decodes only that many files per class
-    (chosen by ``seed``): a smaller view of a large folder without decoding all of it."""
+    (chosen by ``seed``): a smaller view of a large folder without decoding all of it; likewise
+    ``selection`` (the ``#CLASSES`` of a data spec) decodes only the classes it keeps."""
     if path.is_file() and zipfile.is_zipfile(path):
         archive = zipfile.ZipFile(path)
         names = [PurePosixPath(n) for n in archive.namelist() if n.lower().endswith(IMAGE_SUFFIXES)]
@@ -102,6 +111,10 @@ def read_image_folder(path: Path, per_class: int | None = None, seed: int = 0, s
     if len(by_class) < 2:
         raise BenchToolkitError(f"'{path}' holds {len(by_class)} class folder(s); expected [train/]<class>/<image> with 2 or more classes")
     classes = tuple(sorted(by_class))
+    name = f"imagefolder:{path.name}"
+    if selection is not None:
+        name += CLASS_MARK + selection
+        classes = tuple(classes[k] for k in select_classes(classes, selection, f"imagefolder:{path}{CLASS_MARK}{selection}"))
     rng = np.random.default_rng(seed)
     images, labels = [], []
     for label, cls in enumerate(classes):
@@ -114,7 +127,7 @@ def read_image_folder(path: Path, per_class: int | None = None, seed: int = 0, s
     shapes = {im.shape for im in images}
     if len(shapes) != 1:
         raise BenchToolkitError(f"'{path}': images differ in size ({sorted(shapes)[:3]}...); resize them to one size first")
-    return ImageSet(np.stack(images), np.asarray(labels, dtype=np.int64), classes, f"imagefolder:{path.name}")
+    return ImageSet(np.stack(images), np.asarray(labels, dtype=np.int64), classes, name)
 
 
 def read_digits() -> ImageSet:
@@ -129,23 +142,57 @@ def read_digits() -> ImageSet:
                     tuple(str(d) for d in range(10)), "digits (smoke scale)")
 
 
+def split_class_selection(spec: str) -> tuple[str, str | None]:
+    """``SOURCE#CLASSES`` -> ``(SOURCE, CLASSES)``; ``(spec, None)`` where no classes are selected."""
+    source, mark, selection = spec.partition(CLASS_MARK)
+    return source, (selection if mark else None)
+
+
+def select_classes(classes: Sequence[str], selection: str, spec: str) -> list[int]:
+    """The indices, in the source's order, of the classes ``selection`` names (see the module
+    docstring); one clear line for a name or index the source lacks, or fewer than two classes."""
+    known = {name: k for k, name in enumerate(classes)}
+    chosen: set[int] = set()
+    for token in (t.strip() for t in selection.split(",")):
+        if token in known:
+            chosen.add(known[token])
+            continue
+        low, dash, high = token.partition("-")
+        try:
+            picked = range(int(low), int(high if dash else low) + 1)
+        except ValueError:
+            picked = range(0)
+        if not picked or picked.start < 0 or picked.stop > len(classes):
+            shown = ", ".join(classes[:12]) + (", ..." if len(classes) > 12 else "")
+            raise BenchToolkitError(f"'{token}' in '{spec}' is not a class of that source; give class names "
+                                    f"({shown}) or indices 0-{len(classes) - 1}, comma-separated")
+        chosen.update(picked)
+    if len(chosen) < 2:
+        raise BenchToolkitError(f"'{spec}' keeps {len(chosen)} class; a task needs 2 or more classes")
+    return sorted(chosen)
+
+
 def read_data(spec: str, per_class: int | None = None, seed: int = 0, split: str | None = "train") -> ImageSet:
     """The training images named by a DATA SPEC (see the module docstring); ``split="test"``
     the source's test split; ``split=None`` a source named for its test images alone (an image
     folder's one split, or its class folders; CIFAR's test batch). The embedded digits have no
     split: every split is all 1,797 images."""
-    if spec == DEFAULT_DATA:
+    source, selection = split_class_selection(spec)
+    if source == DEFAULT_DATA:
         data = read_digits()
     else:
-        kind, sep, raw = spec.partition(":")
+        kind, sep, raw = source.partition(":")
         if not sep or kind not in (*CIFAR_LAYOUTS, "imagefolder") or not raw:
             raise BenchToolkitError(
-                f"unknown data spec '{spec}'; use 'digits', 'cifar10:PATH', 'cifar100:PATH' or 'imagefolder:PATH'"
+                f"unknown data spec '{spec}'; use 'digits', 'cifar10:PATH', 'cifar100:PATH' or 'imagefolder:PATH', "
+                f"each optionally ending in {CLASS_MARK}CLASSES"
             )
         path = Path(raw).expanduser()
         if not path.exists():
             raise BenchToolkitError(f"data path '{path}' does not exist; check the path in '{spec}'")
         if kind == "imagefolder":
-            return read_image_folder(path, per_class, seed, split)
+            return read_image_folder(path, per_class, seed, split, selection)
         data = read_cifar(kind, path, split or "test")
+    if selection is not None:
+        data = data.with_classes(select_classes(data.classes, selection, spec), f"{data.name}{CLASS_MARK}{selection}")
     return data if per_class is None else data.per_class(per_class, np.random.default_rng(seed))

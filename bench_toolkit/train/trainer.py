@@ -35,7 +35,7 @@ from tqdm import tqdm
 from bench_toolkit import __version__
 from bench_toolkit.data.batches import augment, channel_stats, to_tensor
 from bench_toolkit.data.images import ImageSet, balanced_halves
-from bench_toolkit.data.readers import DEFAULT_DATA, read_data
+from bench_toolkit.data.readers import DEFAULT_DATA, read_data, split_class_selection
 from bench_toolkit.devices import checked_device
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.nn.cost import count_flops
@@ -264,6 +264,9 @@ def read_splits(data: str, test_data: str | None, recipe: Recipe, seed: int) -> 
     if recipe.network in ("imagenet", "lchain-imagenet") and data.startswith("imagefolder:"):
         from bench_toolkit.data.streaming import StreamedImages
 
+        if any(split_class_selection(spec)[1] is not None for spec in (data, test_data or "")):
+            raise BenchToolkitError("the ImageNet recipe streams whole folders: a #CLASSES selection is not read "
+                                    "there; give a folder that holds only those classes")
         size, threads = recipe.resolution or 224, max(1, torch.get_num_threads())
         train = StreamedImages(Path(data.partition(":")[2]), "train", size, recipe.images_per_class, seed, threads)
         test_path = Path((test_data or data).partition(":")[2])
