@@ -107,6 +107,19 @@ def test_progress_names_each_learner_once_then_reports_losses_per_learner_and_ro
     assert [word for word in epoch_line.split() if word[:1] == "k"] == ["k1m1", "k2m1", "k1m2", "k2m2"]
 
 
+def test_task_specs_are_stored_absolute_so_resume_works_from_anywhere(tmp_path, monkeypatch):
+    _folder(tmp_path / "pets", ("cat", "dog", "eel"), 8)
+    monkeypatch.chdir(tmp_path)
+    config = config_for("smoke", MULTILEVEL_METHODS["il-darts"], {**TINY, "epochs": 1})
+    run_interleaved("il-darts", config, ["imagefolder:pets#0-1", "imagefolder:pets#cat,eel"], None, [0],
+                    tmp_path / "run", "smoke")
+    pets = (tmp_path / "pets").resolve()
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["tasks"] == [f"imagefolder:{pets}#0-1", f"imagefolder:{pets}#cat,eel"]
+    monkeypatch.chdir("/")
+    assert resume_interleaved(tmp_path / "run")["complete"]  # finished: reloads its tasks by their absolute paths
+
+
 @pytest.mark.parametrize("transfer", ["embedding-l2", "similarity"])
 def test_table_6_couplings_run(transfer, tmp_path):
     config = config_for("smoke", MULTILEVEL_METHODS["il-darts"], {**TINY, "epochs": 1, "transfer": transfer})

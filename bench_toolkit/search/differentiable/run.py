@@ -149,7 +149,7 @@ def prepare_run(algo: str, config: SearchConfig, data_spec: str, benchmark_spec:
                                    else "give an NB201 benchmark"))
     # read before anything is written: a bad path or layout must not leave a config.json behind
     data = load_search_data(data_spec, config)
-    data_spec, benchmark_spec = _absolute(data_spec), _absolute(benchmark_spec)
+    data_spec, benchmark_spec = absolute_spec(data_spec), absolute_spec(benchmark_spec)
     lock = lock_run_directory(out)  # released by execute
     if resume:
         remove_stray_temporaries(out)
@@ -208,7 +208,7 @@ def run_supernet_search(
     return run.writer.history()
 
 
-def _absolute(spec: str | None) -> str | None:
+def absolute_spec(spec: str | None) -> str | None:
     """A ``kind:PATH`` spec with PATH made absolute (a data spec's ``#CLASSES`` kept), so a run
     resumes from any working directory."""
     if spec is None or ":" not in spec:

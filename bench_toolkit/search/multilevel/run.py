@@ -26,6 +26,7 @@ from bench_toolkit.fileio import (
 )
 from bench_toolkit.search.differentiable.config import SearchConfig
 from bench_toolkit.search.differentiable.jobs import load_search_data
+from bench_toolkit.search.differentiable.run import absolute_spec
 from bench_toolkit.search.differentiable.spaces import get_supernet_space
 from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS, InterleavedSearch, JointMultiTask
 from bench_toolkit.search.multilevel.hypergradient import stage_order
@@ -94,6 +95,7 @@ def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], 
     except ValueError as error:
         raise BenchToolkitError(f"task_order: {error}") from None
     out = output_directory(out)
+    task_specs, benchmark_spec = [absolute_spec(spec) for spec in task_specs], absolute_spec(benchmark_spec)
     if not resume and (out / "config.json").exists():
         raise BenchToolkitError(f"'{out}' already holds a run; continue it with --resume {out}, or choose a new --out")
     bench = load_benchmark(benchmark_spec) if benchmark_spec else None
