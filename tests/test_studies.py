@@ -105,6 +105,21 @@ def test_a_table_keeps_its_finished_rows_when_only_some_are_run(tmp_path, monkey
     assert ran == ["long-500"]
 
 
+def test_a_rewritten_table_keeps_the_committed_rows_whose_runs_are_not_here(tmp_path):
+    """Rows from runs of another session stay in the CSV; a row run here replaces its old one;
+    labels outside the table's are dropped; the rows follow the paper's order."""
+    labels = ["DARTS-V1", "GDAS", "RSPS", "EX-DARTS"]
+    pd.DataFrame({"method": ["DARTS-V1", "RSPS", "EX-DARTS", "retired"], "acc": ["1", "old", "4", "9"]}).to_csv(
+        tmp_path / "t.csv", index=False)
+    common.write_outputs(tmp_path, "t", pd.DataFrame({"method": ["RSPS", "GDAS"], "acc": ["3", "2"]}),
+                         rows_of=("method", labels))
+    written = pd.read_csv(tmp_path / "t.csv", dtype=str)
+    assert written.values.tolist() == [["DARTS-V1", "1"], ["GDAS", "2"], ["RSPS", "3"], ["EX-DARTS", "4"]]
+    common.write_outputs(tmp_path, "fresh", pd.DataFrame({"method": ["RSPS", "GDAS"], "acc": ["3", "2"]}),
+                         rows_of=("method", labels))  # no CSV before: only the rows run, in order
+    assert pd.read_csv(tmp_path / "fresh.csv", dtype=str)["method"].tolist() == ["GDAS", "RSPS"]
+
+
 def _table(tmp_path) -> Path:
     """A benchmark table with a distinct CIFAR-10 accuracy for every NB201 cell (the index / 200)."""
     path = tmp_path / "table.csv"

@@ -96,7 +96,7 @@ def table1(args: argparse.Namespace) -> None:
     """Table 1: the final cells of DARTS-V1, DARTS-V2, GDAS, RSPS, SETN, ENAS (each with its NB201
     reference settings) and EX-DARTS, mean ± std (``--only`` for some rows)."""
     runs = table_rows(args, TABLE1)
-    write_outputs(_out(args), "table1_methods", final_table(runs))
+    write_outputs(_out(args), "table1_methods", final_table(runs), rows_of=("method", list(TABLE1)))
 
 
 CRITERIA = ("sc_2", "rt_10", "darts-es", "ss-residual", "final", "optimal")
@@ -129,7 +129,7 @@ def table2(args: argparse.Namespace) -> None:
     its own runs, and EX-GAEA (``--only`` for some groups)."""
     runs = table_rows(args, {label: run for label, (run, _, _) in TABLE2.items()})
     tables = [criteria_table(run_dir, TABLE2[label][1], label, op=TABLE2[label][2]) for label, run_dir in runs.items()]
-    write_outputs(_out(args), "table2_stop_criteria", pd.concat(tables, ignore_index=True))
+    write_outputs(_out(args), "table2_stop_criteria", pd.concat(tables, ignore_index=True), rows_of=("setting", list(TABLE2)))
 
 
 def table3(args: argparse.Namespace) -> None:
