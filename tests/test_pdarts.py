@@ -69,10 +69,21 @@ def test_skip_dropout_schedule_and_where_it_applies():
     assert strided.skip == [False]  # a reduction edge's skip is a factorised reduction: never dropped
 
 
-def test_three_stages_shrink_the_ops_and_deepen_the_network(tmp_path):
+def test_three_stages_shrink_the_ops_and_deepen_the_network(tmp_path, monkeypatch):
+    """... and the run stores its data spec absolute, so it resumes from any working directory."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog", "eel"):
+        (tmp_path / "pets" / name).mkdir(parents=True)
+        for i in range(8):
+            Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "pets" / name / f"{i}.png")
+    monkeypatch.chdir(tmp_path)
     config = config_for("smoke", get_method("pdarts").defaults,
                         {"epochs": 2, "warmup_epochs": 1, "images_per_class": 8, "resolution": 8})
-    final = run_pdarts(config, "digits", [0], tmp_path / "run")
+    final = run_pdarts(config, "imagefolder:pets", [0], tmp_path / "run")
+    saved_data = json.loads((tmp_path / "run" / "config.json").read_text())["data"]
+    assert saved_data == f"imagefolder:{(tmp_path / 'pets').resolve()}"
     for stage, (ops_per_edge, cells) in enumerate([(8, 1), (5, 3), (3, 5)], start=1):
         stage_dir = tmp_path / "run" / "seed-0" / f"stage-{stage}"
         saved = json.loads((stage_dir / "config.json").read_text())["config"]
@@ -88,4 +99,6 @@ def test_three_stages_shrink_the_ops_and_deepen_the_network(tmp_path):
     # a run killed before its last stage continues there and ends the same
     shutil.rmtree(tmp_path / "run" / "seed-0" / "stage-3")
     (tmp_path / "run" / "final.json").unlink()
+    monkeypatch.chdir("/")
     assert resume_pdarts(tmp_path / "run") == final
+

@@ -165,6 +165,19 @@ def test_image_folders_serve_their_test_or_val_split(tmp_path):
         read_data(f"imagefolder:{tmp_path / 'c'}", split="test")
 
 
+def test_data_specs_are_stored_absolute_so_resume_works_from_anywhere(tmp_path, monkeypatch):
+    _write_folder(tmp_path / "pets", "train", classes=("cat", "dog", "eel"), count=4)
+    _write_folder(tmp_path / "pets", "test", classes=("cat", "dog", "eel"), count=2)
+    monkeypatch.chdir(tmp_path)
+    train_network(ALL_CONV, recipe_for("nb201", "smoke", {"epochs": 1, "resolution": 8, "batch_size": 4}),
+                  "imagefolder:pets#cat,eel", tmp_path / "run")  # test images: the folder's own test/, same classes
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    pets = (tmp_path / "pets").resolve()
+    assert saved["data"] == f"imagefolder:{pets}#cat,eel"
+    monkeypatch.chdir("/")
+    assert resume_training(tmp_path / "run")["complete"]  # finished: reads its images by their absolute paths
+
+
 def _ddp_worker(rank: int, out: str, port: int) -> None:
     import os
 

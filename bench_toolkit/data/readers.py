@@ -148,6 +148,16 @@ def split_class_selection(spec: str) -> tuple[str, str | None]:
     return source, (selection if mark else None)
 
 
+def absolute_spec(spec: str | None) -> str | None:
+    """A ``kind:PATH`` spec (a data spec, its ``#CLASSES`` kept, or a benchmark spec) with PATH
+    made absolute, so a run directory that stores it resumes from any working directory."""
+    if spec is None or ":" not in spec:
+        return spec
+    source, selection = split_class_selection(spec)
+    kind, path = source.split(":", 1)
+    return f"{kind}:{Path(path).expanduser().resolve()}" + ("" if selection is None else CLASS_MARK + selection)
+
+
 def select_classes(classes: Sequence[str], selection: str, spec: str) -> list[int]:
     """The indices, in the source's order, of the classes ``selection`` names (see the module
     docstring); one clear line for a name or index the source lacks, or fewer than two classes."""

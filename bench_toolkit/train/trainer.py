@@ -35,7 +35,7 @@ from tqdm import tqdm
 from bench_toolkit import __version__
 from bench_toolkit.data.batches import augment, channel_stats, to_tensor
 from bench_toolkit.data.images import ImageSet, balanced_halves
-from bench_toolkit.data.readers import DEFAULT_DATA, read_data, split_class_selection
+from bench_toolkit.data.readers import DEFAULT_DATA, absolute_spec, read_data, split_class_selection
 from bench_toolkit.devices import checked_device
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.nn.cost import count_flops
@@ -303,8 +303,8 @@ def train_network(arch: str, recipe: Recipe, data: str, out: str | Path, test_da
         if resume:
             remove_stray_temporaries(out)
         return _train_epochs(run, out, recipe, resume, {"kind": "train", "bench_toolkit_version": __version__,
-                                                        "arch": arch, "recipe": recipe.as_dict(), "data": data,
-                                                        "test_data": test_data, "seed": seed, "scale": scale})
+                                                        "arch": arch, "recipe": recipe.as_dict(), "data": absolute_spec(data),
+                                                        "test_data": absolute_spec(test_data), "seed": seed, "scale": scale})
     finally:
         unlock_run_directory(lock)
 

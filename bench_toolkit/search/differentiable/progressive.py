@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bench_toolkit import __version__
+from bench_toolkit.data.readers import absolute_spec
 from bench_toolkit.devices import checked_device
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.fileio import output_directory, read_json, write_json
@@ -87,6 +88,7 @@ def run_pdarts(config: SearchConfig, data_spec: str, seeds: Sequence[int], out_d
     """All stages for every seed; returns (and writes) ``final.json``."""
     out = output_directory(out_dir)
     checked_device(device)
+    data_spec = absolute_spec(data_spec)  # stored, and given to every stage's search, so resume works from anywhere
     if config.space != "darts":
         raise BenchToolkitError("P-DARTS searches the DARTS space; drop space or set space=darts")
     if not resume and (out / "config.json").exists():

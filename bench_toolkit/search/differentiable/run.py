@@ -30,7 +30,7 @@ import torch
 from bench_toolkit import __version__
 from bench_toolkit.benchmarks import Benchmark, NB101Benchmark, load_benchmark
 from bench_toolkit.data.batches import PairedBatches
-from bench_toolkit.data.readers import CLASS_MARK, split_class_selection
+from bench_toolkit.data.readers import absolute_spec
 from bench_toolkit.devices import checked_device
 from bench_toolkit.diagnostics.stop import parse_criterion
 from bench_toolkit.errors import BenchToolkitError
@@ -206,16 +206,6 @@ def run_supernet_search(
     run = prepare_run(algo, config, data_spec, benchmark_spec, seeds, out_dir, scale, resume, device, stop, threads)
     execute([run], executor, callbacks)
     return run.writer.history()
-
-
-def absolute_spec(spec: str | None) -> str | None:
-    """A ``kind:PATH`` spec with PATH made absolute (a data spec's ``#CLASSES`` kept), so a run
-    resumes from any working directory."""
-    if spec is None or ":" not in spec:
-        return spec
-    source, selection = split_class_selection(spec)
-    kind, path = source.split(":", 1)
-    return f"{kind}:{Path(path).expanduser().resolve()}" + ("" if selection is None else CLASS_MARK + selection)
 
 
 def resume_supernet_search(out_dir: str | Path, callbacks: Sequence[EpochCallback] = (), device: str = "cpu",

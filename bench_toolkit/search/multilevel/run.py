@@ -18,6 +18,7 @@ import torch
 
 from bench_toolkit import __version__
 from bench_toolkit.benchmarks import load_benchmark
+from bench_toolkit.data.readers import absolute_spec
 from bench_toolkit.devices import checked_device
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.fileio import (
@@ -26,7 +27,6 @@ from bench_toolkit.fileio import (
 )
 from bench_toolkit.search.differentiable.config import SearchConfig
 from bench_toolkit.search.differentiable.jobs import load_search_data
-from bench_toolkit.search.differentiable.run import absolute_spec
 from bench_toolkit.search.differentiable.spaces import get_supernet_space
 from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS, InterleavedSearch, JointMultiTask
 from bench_toolkit.search.multilevel.hypergradient import stage_order
