@@ -56,4 +56,4 @@ def fig7(args: argparse.Namespace) -> None:
 
 def table(args: argparse.Namespace) -> None:
     """Results table: NB201 accuracy of the final cells, mean ± std over seeds."""
-    write_outputs(_out(args), "table_final_cells", final_table(_runs(args)))
+    write_outputs(_out(args), "table_final_cells", final_table(_runs(args)), rows_of=("method", list(METHODS)))

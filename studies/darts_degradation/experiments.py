@@ -79,12 +79,12 @@ def exp8(args: argparse.Namespace) -> None:
     if not str(args.benchmark).startswith("nb101:"):
         raise SystemExit("exp8 queries NAS-Bench-101: pass --benchmark nb101:PATH (nasbench_full.tfrecord or "
                          "nasbench_only108.tfrecord); no NB101 file ships with the toolkit")
-    runs = table_rows(args, {f"space {k}": method_run("darts-v1", {"space": "nb101-1shot1", "oneshot_space": k,
-                                                                   "epochs": 500}, f"exp8-ss{k}")
-                             for k in (1, 2, 3)})
+    spaces = {f"space {k}": method_run("darts-v1", {"space": "nb101-1shot1", "oneshot_space": k, "epochs": 500},
+                                       f"exp8-ss{k}") for k in (1, 2, 3)}
+    runs = table_rows(args, spaces)
     curve_figure(runs, "accuracy", _out(args) / "exp8_oneshot1_accuracy.png", "Exp.8: NAS-Bench-1Shot1")
     curve_figure(runs, "magnitude", _out(args) / "exp8_oneshot1_magnitude.png", "operation magnitude")
-    write_outputs(_out(args), "exp8_oneshot1", final_table(runs))
+    write_outputs(_out(args), "exp8_oneshot1", final_table(runs), rows_of=("method", list(spaces)))
 
 
 TABLE1 = {"DARTS-V1": preset_run("darts-v1"), "DARTS-V2": method_run("darts-v2", {}, "darts-v2"),
