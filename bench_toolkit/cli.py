@@ -364,9 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = commands.add_parser("search", help="run a search over seeds and write a run directory")
     s.add_argument("--space", help="search space: nb201 (default); differentiable methods also darts "
-                                   "(the DARTS CNN space; no benchmark answers)")
+                                   "(the DARTS CNN space; no benchmark answers), lchain (IF-NAS's macro space) and "
+                                   "nb101-1shot1 (NAS-Bench-1Shot1; --set oneshot_space=1|2|3)")
     s.add_argument("--algo", help="black-box: random, rea, reinforce; differentiable: darts-v1, darts-v2, gdas, "
-                                  "asap, prune-magnitude, prune-accumgrad")
+                                  "asap, prune-magnitude, prune-accumgrad, gaea-bilevel, gaea-erm, drnas, pc-darts, "
+                                  "rsps, enas, setn, pdarts (three stages, DARTS space), if-nas (L-chain space); "
+                                  "multi-level: il-darts, imtnas-darts, mtl-darts")
     s.add_argument("--benchmark", help=BENCHMARK_HELP)
     s.add_argument("--seeds", type=int, default=1, help="number of seeds, run as 0..K-1")
     s.add_argument("--out", help="run directory to write")
@@ -380,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     blackbox.add_argument("--select-epochs", type=int, help="epochs of the selection metric (default: 12 where recorded)")
     blackbox.add_argument("--report-dataset", help="dataset whose test_acc is reported (default: cifar10)")
     blackbox.add_argument("--report-epochs", type=int, help="epochs of the reported test_acc (default: 200 where recorded)")
-    supernet = s.add_argument_group("differentiable search (darts-v1, darts-v2, gdas, asap, prune-*)")
+    supernet = s.add_argument_group("differentiable and multi-level search (every --algo but the black-box ones)")
     supernet.add_argument("--data", help="data SPEC: digits (embedded, smoke scale; the default), cifar10:PATH, "
                                          "cifar100:PATH, imagefolder:PATH; any of them ending in #CLASSES keeps "
                                          "those classes (names or indices, a-b ranges: cifar10:PATH#0-4)")

@@ -266,3 +266,23 @@ def test_searches_report_each_epoch_and_an_interrupt_says_how_to_resume(tmp_path
     monkeypatch.setattr(jobs, "_report", report)
     assert main(["search", "--resume", str(out)]) == 0
     assert "run seed 0 epoch 2/2" in capsys.readouterr().err
+
+
+def test_search_help_names_every_algorithm_and_space():
+    """The --algo and --space helps are written by hand (building the parser must not import
+    torch): they must name every registered search (black-box, differentiable, multi-level) and
+    every supernet space."""
+    from bench_toolkit.cli import build_parser
+    from bench_toolkit.search.blackbox import ALGORITHMS
+    from bench_toolkit.search.differentiable import METHODS
+    from bench_toolkit.search.differentiable.spaces import SUPERNET_SPACES
+    from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS
+
+    search = build_parser()._subparsers._group_actions[0].choices["search"]
+
+    def named(option: str) -> set[str]:
+        text = next(a.help for a in search._actions if option in a.option_strings)
+        return {word.strip(" ,;:()") for word in text.split()}
+
+    assert set(ALGORITHMS) | set(METHODS) | set(MULTILEVEL_METHODS) <= named("--algo")
+    assert set(SUPERNET_SPACES) <= named("--space")
