@@ -18,21 +18,24 @@ TINY = {"images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16,
 
 
 def test_controller_log_probability_and_entropy_by_hand():
+    """A batch of cells, drawn at once, against each cell's path replayed alone, step by step."""
     torch.manual_seed(0)
     controller = LSTMController(n_ops=5)
-    log_prob, entropy, cell = controller(torch.Generator().manual_seed(1))
-    assert cell.shape == (6,)
-    # replay the path: the log-softmax of each step's logits at the op picked, summed
-    step_input, state, expected_lp, expected_h = controller.start, None, 0.0, 0.0
-    for pick in cell:
-        logits, state = controller.logits(step_input, state)
-        assert logits.abs().max() <= 2.5  # 2.5 * tanh(.)
-        log_p = logits.detach().log_softmax(-1)
-        expected_lp += float(log_p[pick])
-        expected_h -= float((log_p.exp() * log_p).sum())
-        step_input = controller.embed(pick.view(1)).view(1, 1, -1)
-    assert float(log_prob.detach()) == pytest.approx(expected_lp, abs=1e-5)
-    assert float(entropy.detach()) == pytest.approx(expected_h, abs=1e-5)
+    log_prob, entropy, cells = controller.sample(torch.Generator().manual_seed(1), count=4)
+    assert cells.shape == (4, 6) and log_prob.shape == entropy.shape == (4,)
+    assert len({tuple(c) for c in cells.tolist()}) > 1  # independent draws, not one cell repeated
+    for cell, cell_log_prob, cell_entropy in zip(cells, log_prob, entropy):
+        # the log-softmax of each step's logits at the op picked, summed; the entropies, summed
+        step_input, state, expected_lp, expected_h = controller.start, None, 0.0, 0.0
+        for pick in cell:
+            logits, state = controller.logits(step_input, state)
+            assert logits.abs().max() <= 2.5  # 2.5 * tanh(.)
+            log_p = logits[0].detach().log_softmax(-1)
+            expected_lp += float(log_p[pick])
+            expected_h -= float((log_p.exp() * log_p).sum())
+            step_input = controller.embed(pick.view(1)).view(1, 1, -1)
+        assert float(cell_log_prob.detach()) == pytest.approx(expected_lp, abs=1e-5)
+        assert float(cell_entropy.detach()) == pytest.approx(expected_h, abs=1e-5)
 
 
 class _RewardOpThreeOnEdgeZero(torch.nn.Module):

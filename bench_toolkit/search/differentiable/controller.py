@@ -10,7 +10,10 @@ shared-weight accuracy on one augmented search-valid batch (supernet in eval mod
 the moving-average baseline ``b <- b - (1 - decay)(b - R)`` (first: the first accuracy) is
 averaged over ``controller_num_aggregate`` samples per Adam step (lr 1e-3, betas (0, 0.999),
 eps 1e-3), gradients clipped to norm 5. The reward here is detached, the entropy bonus included
-(the reference lets the entropy term's gradient flow into the reward too).
+(the reference lets the entropy term's gradient flow into the reward too). The samples of one Adam
+step are drawn as one LSTM batch, where the reference draws them one at a time: the same
+distribution, the same rewards in the same order (the baseline moves per sample), one backward
+instead of ``controller_num_aggregate``.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from bench_toolkit.spaces import darts, nb201
 
 
 class LSTMController(nn.Module):
-    """Samples one op index per edge; returns the cells' summed log-probability and entropy."""
+    """Samples one op index per edge, a batch of cells at once (the batch is the LSTM's); returns
+    each cell's summed log-probability and entropy."""
 
     def __init__(self, n_ops: int, n_edges: int = len(nb201.EDGES), hidden: int = 32, layers: int = 2,
                  temperature: float = 5.0, tanh_constant: float = 2.5):
@@ -45,21 +49,24 @@ class LSTMController(nn.Module):
             nn.init.uniform_(weight, -0.1, 0.1)
 
     def logits(self, step_input: torch.Tensor, state: Any) -> tuple[torch.Tensor, Any]:
+        """One step: ``step_input`` ``(1, count, hidden)`` to squashed logits ``(count, n_ops)``."""
         out, state = self.lstm(step_input, state)
-        return self.tanh_constant * torch.tanh(self.predict(out.view(-1)) / self.temperature), state
+        return self.tanh_constant * torch.tanh(self.predict(out[0]) / self.temperature), state
 
-    def forward(self, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        step_input, state = self.start, None
-        log_prob, entropy, picks = torch.zeros(()), torch.zeros(()), []
+    def sample(self, generator: torch.Generator, count: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``count`` cells drawn independently: log-probabilities ``(count,)``, entropies
+        ``(count,)`` and op indices ``(count, n_edges)``."""
+        step_input, state = self.start.expand(1, count, -1), None
+        log_prob, entropy, picks = torch.zeros(count), torch.zeros(count), []
         for _ in range(self.n_edges):
             logits, state = self.logits(step_input, state)
             log_p = logits.log_softmax(dim=-1)
             pick = torch.multinomial(log_p.detach().exp(), 1, generator=generator)
-            log_prob = log_prob + log_p[pick].sum()
-            entropy = entropy - (log_p.exp() * log_p).sum()
-            picks.append(pick)
-            step_input = self.embed(pick).view(1, 1, -1)
-        return log_prob, entropy, torch.cat(picks)
+            log_prob = log_prob + log_p.gather(1, pick).squeeze(1)
+            entropy = entropy - (log_p.exp() * log_p).sum(dim=-1)
+            picks.append(pick.squeeze(1))
+            step_input = self.embed(pick.squeeze(1)).unsqueeze(0)
+        return log_prob, entropy, torch.stack(picks, dim=1)
 
 
 class GenotypeController(nn.Module):
@@ -130,6 +137,12 @@ class GenotypeController(nn.Module):
                     first = int(source)
         return log_prob, entropy, path, drawn
 
+    def sample(self, generator: torch.Generator, count: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``count`` cells drawn one after another (their input masks differ): log-probabilities
+        ``(count,)``, entropies ``(count,)`` and single paths ``(count, edges)``."""
+        draws = [self(generator)[:3] for _ in range(count)]
+        return tuple(torch.stack([d[k] for d in draws]) for k in range(3))  # type: ignore[return-value]
+
 
 class ControllerPaths(MixingPolicy):
     """ENAS: the shared weights train on cells the controller samples (one op per edge, no
@@ -147,7 +160,7 @@ class ControllerPaths(MixingPolicy):
     def sample_cells(self, count: int, generator: torch.Generator) -> torch.Tensor:
         """``count`` cells drawn from the controller, ``(count, 6)`` op indices."""
         with torch.no_grad():
-            return torch.stack([self.controller(generator)[2] for _ in range(count)])
+            return self.controller.sample(generator, count)[2]
 
     def __call__(self, alpha: torch.Tensor, generator: torch.Generator, epoch: int) -> Mixing:
         return Mixing.single_path(self.sample_cells(1, generator)[0], alpha.shape[-1], alpha)
@@ -167,8 +180,8 @@ class ControllerPaths(MixingPolicy):
             step_input, state, rows = self.controller.start, None, []
             for _ in range(self.controller.n_edges):
                 logits, state = self.controller.logits(step_input, state)
-                rows.append(logits.softmax(dim=-1).double().numpy())
-                step_input = self.controller.embed(logits.argmax().view(1)).view(1, 1, -1)
+                rows.append(logits[0].softmax(dim=-1).double().numpy())
+                step_input = self.controller.embed(logits.argmax(dim=-1)).unsqueeze(0)
         return np.stack(rows)
 
     def train_between_epochs(self, model: NB201Supernet, data: PairedBatches, generator: torch.Generator,
@@ -176,19 +189,23 @@ class ControllerPaths(MixingPolicy):
         was_training = model.training
         model.eval()
         rewards, accuracies = [], []
-        self.optimizer.zero_grad(set_to_none=True)
-        for step, (x, y) in enumerate(data.valid_batches(generator, self.steps * self.aggregate), start=1):
-            log_prob, entropy, cell = self.controller(generator)[:3]
-            accuracy = path_accuracy(model, cell, x, y)
-            reward = accuracy + self.entropy_weight * float(entropy.detach())
-            self.baseline = accuracy if self.baseline is None else self.baseline - (1 - self.decay) * (self.baseline - reward)
-            (-log_prob * (reward - self.baseline) / self.aggregate).backward()
-            rewards.append(reward)
-            accuracies.append(accuracy)
-            if step % self.aggregate == 0:
-                nn.utils.clip_grad_norm_(self.controller.parameters(), 5.0)
-                self.optimizer.step()
-                self.optimizer.zero_grad(set_to_none=True)
+        batches = data.valid_batches(generator, self.steps * self.aggregate)
+        for _ in range(self.steps):
+            # one Adam step on the mean of `aggregate` samples' losses -log p (R - b), the baseline
+            # moving after each sample as in the reference; the samples are drawn as one batch
+            log_prob, entropy, cells = self.controller.sample(generator, self.aggregate)
+            advantages = []
+            for cell, cell_entropy, (x, y) in zip(cells, entropy.detach().tolist(), batches):
+                accuracy = path_accuracy(model, cell, x, y)
+                reward = accuracy + self.entropy_weight * cell_entropy
+                self.baseline = accuracy if self.baseline is None else self.baseline - (1 - self.decay) * (self.baseline - reward)
+                advantages.append(reward - self.baseline)
+                rewards.append(reward)
+                accuracies.append(accuracy)
+            self.optimizer.zero_grad(set_to_none=True)
+            (-(log_prob * torch.tensor(advantages)).sum() / self.aggregate).backward()
+            nn.utils.clip_grad_norm_(self.controller.parameters(), 5.0)
+            self.optimizer.step()
         model.train(was_training)
         return {"controller_reward": float(np.mean(rewards)), "controller_valid_acc": 100 * float(np.mean(accuracies)),
                 "controller_baseline": float(self.baseline)}
