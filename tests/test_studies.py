@@ -284,13 +284,13 @@ def test_interleaving_studies_run_the_papers_settings(tmp_path, monkeypatch):
     assert "CIFAR-100 20.71" in interleaving.PAPER_IMTNAS["C = 0 (no transfer)"]
 
 
-def _study_experiments(study: str):
-    """``studies/<study>/experiments.py`` as a module of its own name (several studies have an
+def _study_experiments(study: str, script: str = "experiments"):
+    """``studies/<study>/<script>.py`` as a module of its own name (several studies have an
     ``experiments`` module; one ``import experiments`` would serve the first one to every test)."""
     import importlib.util
 
-    path = Path(__file__).resolve().parents[1] / "studies" / study / "experiments.py"
-    spec = importlib.util.spec_from_file_location(f"{study}_experiments", path)
+    path = Path(__file__).resolve().parents[1] / "studies" / study / f"{script}.py"
+    spec = importlib.util.spec_from_file_location(f"{study}_{script}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -337,3 +337,46 @@ def test_asap_figures_are_drawn_from_the_runs(tmp_path, monkeypatch):
     assert summary["relative_duration"].iloc[0] == 1.0
     assert np.allclose(summary["relative_duration"], expected["relative_duration"], atol=1e-4)
     assert np.allclose(summary["density"], expected["density"], atol=1e-4)
+
+
+def test_darts_space_study_counts_the_normal_cells_skips_and_sizes_the_networks():
+    """Hand counts on the published genotypes: DARTS_V1's normal cell holds 3 skip connections and
+    its reduction cell 8 parameter-free ops; P-DARTS's has 2 and 2, and its CIFAR-10 network the
+    P-DARTS paper's 3.4 M parameters."""
+    genotypes = _study_experiments("darts_space", "genotypes")
+    v1 = genotypes.cell_summary(genotypes.darts.get_genotype("DARTS_V1"))
+    assert (v1["normal_skips"], v1["normal_parameter_free"], v1["reduce_parameter_free"]) == (3, 3, 8)
+    pdarts = genotypes.cell_summary(genotypes.darts.get_genotype("PDARTS"))
+    assert (pdarts["normal_skips"], pdarts["reduce_parameter_free"]) == (2, 2) and round(pdarts["cifar10_params_M"], 1) == 3.4
+
+
+def test_darts_space_study_runs_darts_and_pdarts_and_draws_each_seed(tmp_path, monkeypatch):
+    """End to end at smoke sizes with 2 epochs a search (a test's budget; the study runs the
+    papers' epochs): DARTS-V1 in the DARTS space and P-DARTS's three stages, one seed, reused on a
+    second call; every seed's genotype drawn, the skip curve counted from each epoch's genotype."""
+    genotypes = _study_experiments("darts_space", "genotypes")
+    short = {"images_per_class": 8, "epochs": 2, "warmup_epochs": 1}
+
+    def short_config(scale, defaults, settings):
+        return config_for(scale, defaults, {**settings, **short})
+
+    monkeypatch.setattr(common, "config_for", short_config)
+    monkeypatch.setattr(genotypes, "config_for", short_config)
+    args = Namespace(**{**vars(_args(tmp_path, seeds=1)), "scale": "smoke", "benchmark": None, "threads": 1})
+    genotypes.main(args)
+    out = common.figure_dir(args)
+    table = pd.read_csv(out / "genotypes.csv")
+    assert list(table["method"]) == ["DARTS-V1", "P-DARTS before the skip limit", "P-DARTS",
+                                     "DARTS-V1 (published)", "P-DARTS (published)"]
+    searched = table[table["seed"].notna()]
+    for _, row in searched.iterrows():
+        parsed = genotypes.darts.parse_genotype(row["genotype"])
+        assert row["normal_skips"] == sum(op == "skip_connect" for op, _ in parsed.normal)
+    assert table.set_index("method").loc["P-DARTS", "normal_skips"] <= 2
+    assert {p.name for p in out.glob("*.png")} == {"darts-v1-seed0.png", "p-darts-before-the-skip-limit-seed0.png",
+                                                   "p-darts-seed0.png", "normal_skips.png"}
+    history = pd.read_parquet(tmp_path / "smoke-digits" / "pdarts-seed-0" / "seed-0" / "stage-3" / "history.parquet")
+    assert len(history) == 2  # each stage its own run directory
+    stamp = (out / "genotypes.csv").stat().st_mtime_ns
+    genotypes.main(args)  # finished runs are read, not run again
+    assert pd.read_csv(out / "genotypes.csv").equals(table) and (out / "genotypes.csv").stat().st_mtime_ns >= stamp
