@@ -149,8 +149,9 @@ def test_end_to_end_smoke_search_writes_the_history_contract(tmp_path):
     history = run_supernet_search("darts-v1", config, "digits", "analog", [0, 1], tmp_path / "run", scale="smoke")
     assert len(history) == 4 and history.groupby("seed")["epoch"].apply(list).tolist() == [[1, 2], [1, 2]]
     required = ["seed", "epoch", "arch", "entropy", *[f"magnitude.{op}" for op in nb201.OPS], "cifar10.test_acc",
-                "train_loss", "valid_loss", "train_acc", "valid_acc", "epoch_seconds"]
+                "train_loss", "valid_loss", "train_acc", "valid_acc", "epoch_seconds", "torch_threads"]
     assert set(required) <= set(history.columns)
+    assert (history["torch_threads"] == torch.get_num_threads()).all()  # the CPU results depend on it: on file
     assert np.allclose(history[[f"magnitude.{op}" for op in nb201.OPS]].sum(axis=1), 1.0)
     from bench_toolkit.benchmarks import load_benchmark
 

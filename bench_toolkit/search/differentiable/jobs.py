@@ -130,6 +130,8 @@ def _run(job: SeedJob, on_epoch: Callable[[SeedProgress], None], data: PairedBat
         search.load(job.checkpoint)
     while not _done(search):
         row = search.train_epoch(show_batches)
+        # on CPU the last bits, and so a collapse-prone search's cells, depend on the thread count: keep it on file
+        row["torch_threads"] = torch.get_num_threads()
         if criterion is not None:
             selection = criterion.first_fire(trace_of(search))
             if selection is not None and selection.fired_at == search.epoch:
