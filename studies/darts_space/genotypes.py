@@ -34,10 +34,11 @@ from bench_toolkit.analysis.genotype_plot import draw_genotype
 from bench_toolkit.executors import default_threads, exit_when_orphaned
 from bench_toolkit.fileio import read_json
 from bench_toolkit.nn.darts_network import NetworkCIFAR, count_parameters
-from bench_toolkit.search.differentiable import SearchConfig, config_for, get_method
+from bench_toolkit.search.differentiable import config_for, get_method
 from bench_toolkit.search.differentiable.progressive import CELLS_ADDED, resume_pdarts, run_pdarts
-from bench_toolkit.spaces import darts
-from bench_toolkit.study import complete, figure_dir, method_run, parser, scale_folder, write_outputs
+from bench_toolkit.spaces import count_op, darts
+from bench_toolkit.study import (complete, figure_dir, finished_run, holds_this_run, method_run, parser, scale_folder,
+                                 write_outputs)
 
 PARAMETER_FREE = ("max_pool_3x3", "avg_pool_3x3", "skip_connect")
 PUBLISHED = {"DARTS-V1 (published)": "DARTS_V1", "P-DARTS (published)": "PDARTS"}
@@ -62,13 +63,9 @@ def _pdarts_runs(args: argparse.Namespace) -> dict[int, Path]:
     dirs = {seed: folder / f"pdarts-seed-{seed}" for seed in range(args.seeds)}
     pending = []
     for seed, run_dir in dirs.items():
-        if not (run_dir / "config.json").exists():
+        if not holds_this_run(run_dir, config, [seed]):
             pending.append((run_pdarts, (config, args.data, [seed], run_dir, args.device)))
-            continue
-        saved = read_json(run_dir / "config.json")
-        if SearchConfig().updated(saved["config"]) != config or saved["seeds"] != [seed]:
-            raise SystemExit(f"{run_dir} holds a run with other settings or seeds; delete it or pass another --runs-dir")
-        if not (run_dir / "final.json").exists():
+        elif not finished_run(run_dir):
             pending.append((resume_pdarts, (run_dir, args.device)))
     workers = min(args.workers, len(pending))
     if workers <= 1:
@@ -110,7 +107,7 @@ def genotype_rows(args: argparse.Namespace) -> tuple[pd.DataFrame, pd.DataFrame]
     rows += [{"method": label, "seed": None, **cell_summary(darts.get_genotype(name)), "genotype": str(darts.get_genotype(name))}
              for label, name in PUBLISHED.items()]
     curves = pd.concat(histories, ignore_index=True)
-    curves["normal_skips"] = [sum(op == "skip_connect" for op, _ in darts.parse_genotype(a).normal) for a in curves["arch"]]
+    curves["normal_skips"] = [count_op("darts", arch, "skip_connect") for arch in curves["arch"]]
     return pd.DataFrame(rows).astype({"seed": "Int64"}), curves
 
 
