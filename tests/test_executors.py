@@ -17,6 +17,7 @@ import pytest
 import submitit
 
 from bench_toolkit.errors import BenchToolkitError
+from bench_toolkit.executors import default_threads, run_in_processes
 from bench_toolkit.executors.local import LocalPool
 from bench_toolkit.executors.slurm import SlurmExecutor
 from bench_toolkit.search.differentiable import config_for, resume_supernet_search, run_supernet_search
@@ -139,3 +140,21 @@ def test_a_worker_ends_when_the_process_that_started_it_is_killed(tmp_path):
         parent.kill()
         if pid_file.exists() and _running(int(pid_file.read_text())):
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+def _write_square(path: str, x: int, threads: int) -> tuple[int, int]:
+    """A call for ``run_in_processes``: fails on a negative number, else leaves a file behind."""
+    if x < 0:
+        raise ValueError(f"negative: {x}")
+    with open(path, "w") as handle:
+        handle.write(str(x * x))
+    return x * x, threads
+
+
+def test_calls_in_processes_return_by_name_and_a_failure_does_not_stop_the_others(tmp_path):
+    calls = [(f"call-{x}", _write_square, (str(tmp_path / f"{x}.txt"), x)) for x in (3, 4)]
+    assert run_in_processes(calls, workers=2) == {"call-3": (9, default_threads(2)), "call-4": (16, default_threads(2))}
+    assert run_in_processes(calls, workers=1, threads=3) == {"call-3": (9, 3), "call-4": (16, 3)}  # here, in order
+    with pytest.raises(BenchToolkitError, match=r"1 of 3 run\(s\) failed(.|\n)*- call--2: negative: -2"):
+        run_in_processes([*calls, ("call--2", _write_square, (str(tmp_path / "never.txt"), -2))], workers=2, threads=1)
+    assert not (tmp_path / "never.txt").exists()

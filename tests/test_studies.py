@@ -150,7 +150,7 @@ def test_training_fidelity_picks_cells_across_the_table_and_reports_tau(tmp_path
     assert len({nb201.iso_key(a) for a in cells["arch"]}) == 20 and accuracies == sorted(accuracies)
     assert accuracies[0] < 50 and accuracies[-1] > 94 and max(np.diff(accuracies)) < 10  # the whole range, no big gap
     script = Path(__file__).resolve().parents[1] / "studies" / "training_fidelity" / "fidelity.py"
-    done = subprocess.run([sys.executable, str(script), "--scale", "smoke", "--cells", "3", "--epochs", "1",
+    done = subprocess.run([sys.executable, str(script), "--scale", "smoke", "--cells", "3", "--epochs", "1", "--workers", "2",
                            "--benchmark", f"table:{nb201_csv}", "--runs-dir", str(tmp_path / "runs"),
                            "--out-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]

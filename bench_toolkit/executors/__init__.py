@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bench_toolkit.errors import BenchToolkitError
 
@@ -43,6 +43,30 @@ def failure_report(job: SeedJob, log: str) -> str:
 def default_threads(workers: int) -> int:
     """torch threads per worker: this machine's cores divided among the workers (at least one)."""
     return max(1, (os.cpu_count() or 1) // workers)
+
+
+def run_in_processes(calls: Sequence[tuple[str, Callable[..., Any], tuple]], workers: int,
+                     threads: int | None = None) -> dict[str, Any]:
+    """Each ``(name, function, arguments)`` call, as ``function(*arguments, threads=...)``; the
+    results by name. With ``workers`` above 1, up to that many at once, each in a spawned process
+    that ends when this one dies, torch's threads divided among them unless ``threads`` is given; a
+    failed call does not stop the others, and when all are done the failures stop the caller with
+    one line each. With one worker they run here, one after another (an error stops at once).
+    For runs that are not seed jobs of the search engine (those go to an :class:`Executor`)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(workers, len(calls))
+    if workers <= 1:
+        return {name: function(*arguments, threads=threads) for name, function, arguments in calls}
+    threads = threads or default_threads(workers)
+    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), exit_when_orphaned) as pool:
+        futures = {name: pool.submit(function, *arguments, threads=threads) for name, function, arguments in calls}
+    failed = [f"- {name}: {future.exception()}" for name, future in futures.items() if future.exception() is not None]
+    if failed:
+        raise BenchToolkitError(f"{len(failed)} of {len(calls)} run(s) failed; the others finished; rerun to continue "
+                                "the failed ones:\n" + "\n".join(failed))
+    return {name: future.result() for name, future in futures.items()}
 
 
 def add_executor_arguments(parser: argparse.ArgumentParser) -> None:

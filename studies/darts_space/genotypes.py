@@ -23,15 +23,13 @@ genotypes' rows for reference, one drawing per seed ``<method>-seed<S>.png`` and
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 
 from bench_toolkit.analysis import load_run, new_figure, save_figure, seed_lines
 from bench_toolkit.analysis.genotype_plot import draw_genotype
-from bench_toolkit.executors import default_threads, exit_when_orphaned
+from bench_toolkit.executors import run_in_processes
 from bench_toolkit.fileio import read_json
 from bench_toolkit.nn.darts_network import NetworkCIFAR, count_parameters
 from bench_toolkit.search.differentiable import config_for, get_method
@@ -64,19 +62,10 @@ def _pdarts_runs(args: argparse.Namespace) -> dict[int, Path]:
     pending = []
     for seed, run_dir in dirs.items():
         if not holds_this_run(run_dir, config, [seed]):
-            pending.append((run_pdarts, (config, args.data, [seed], run_dir, args.device)))
+            pending.append((run_dir.name, run_pdarts, (config, args.data, [seed], run_dir, args.device)))
         elif not finished_run(run_dir):
-            pending.append((resume_pdarts, (run_dir, args.device)))
-    workers = min(args.workers, len(pending))
-    if workers <= 1:
-        for function, job in pending:
-            function(*job, threads=args.threads)
-        return dirs
-    threads = args.threads or default_threads(workers)
-    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), exit_when_orphaned) as pool:
-        futures = [pool.submit(function, *job, threads=threads) for function, job in pending]
-    for future in futures:
-        future.result()
+            pending.append((run_dir.name, resume_pdarts, (run_dir, args.device)))
+    run_in_processes(pending, args.workers, args.threads)
     return dirs
 
 

@@ -12,14 +12,12 @@ CIFAR-10 JPEGs (``--data``) and the embedded scikit-learn digits at the same 16x
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pandas as pd
 
-from bench_toolkit.executors import default_threads, exit_when_orphaned
+from bench_toolkit.executors import run_in_processes
 from bench_toolkit.fileio import read_json
 from bench_toolkit.search.differentiable import config_for
 from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS
@@ -71,7 +69,7 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
     studies). Runs with equal settings share a directory, so a configuration two studies need is
     searched once. With ``--workers N`` up to N configurations run at once, each in its own process
     (a configuration's seeds share one run directory, so they run one after another); a failed one
-    does not stop the others."""
+    does not stop the others (``executors.run_in_processes``)."""
     if args.executor != "local":
         raise SystemExit("the interleaving studies run on this machine (--workers N); drop --executor slurm")
     directories: dict[str, Path] = {}
@@ -86,18 +84,7 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
         if not finished_run(out):
             pending[out] = (run.algo, config, [args.data, args.second_task][:run.tasks], args.benchmark,
                             seeds, out, args.scale, args.device, resume)
-    workers = min(args.workers, len(pending))
-    if workers <= 1:
-        for job in pending.values():
-            run_interleaved(*job, threads=args.threads)
-        return directories
-    threads = args.threads or default_threads(workers)
-    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), exit_when_orphaned) as pool:
-        futures = {out: pool.submit(run_interleaved, *job, threads=threads) for out, job in pending.items()}
-    failed = [f"- {out.name}: {future.exception()}" for out, future in futures.items() if future.exception() is not None]
-    if failed:
-        raise SystemExit(f"{len(failed)} configuration(s) failed; the others finished; rerun to continue them:\n"
-                         + "\n".join(failed))
+    run_in_processes([(out.name, run_interleaved, job) for out, job in pending.items()], args.workers, args.threads)
     return directories
 
 

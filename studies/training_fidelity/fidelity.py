@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +24,7 @@ import pandas as pd
 
 from bench_toolkit.analysis import new_figure, save_figure
 from bench_toolkit.benchmarks import load_benchmark
-from bench_toolkit.executors import exit_when_orphaned
+from bench_toolkit.executors import run_in_processes
 from bench_toolkit.fileio import write_table
 from bench_toolkit.spaces import nb201
 from bench_toolkit.study import figure_dir, scale_folder
@@ -49,8 +48,8 @@ def spanning_cells(frame: pd.DataFrame, count: int, column: str = "cifar10.test_
     return classes.loc[picks, ["arch", column]].reset_index(drop=True)
 
 
-def _train(job: tuple[str, str, dict, str, str | None, str, int]) -> dict:
-    arch, scale, settings, data, test_data, out, threads = job
+def _train(arch: str, scale: str, settings: dict, data: str, test_data: str | None, out: str, threads: int) -> dict:
+    """One cell's final training (its ``final.json``): read when done, continued when killed."""
     import torch
 
     torch.set_num_threads(threads)
@@ -68,10 +67,10 @@ def main(args: argparse.Namespace) -> None:
     cells = spanning_cells(load_benchmark(args.benchmark).frame(), args.cells)
     settings = {"epochs": args.epochs} if args.epochs else {}
     runs = Path(args.runs_dir) / scale_folder(args) / "fidelity"
-    jobs = [(arch, args.scale, settings, args.data, args.test_data, str(runs / f"cell-{i}"), 1)
-            for i, arch in enumerate(cells["arch"])]
-    with ProcessPoolExecutor(args.workers, initializer=exit_when_orphaned) as pool:
-        finals = list(pool.map(_train, jobs))
+    calls = [(f"cell-{i}", _train, (arch, args.scale, settings, args.data, args.test_data, str(runs / f"cell-{i}")))
+             for i, arch in enumerate(cells["arch"])]
+    done = run_in_processes(calls, args.workers, threads=1)
+    finals = [done[name] for name, _, _ in calls]
     table = cells.rename(columns={"cifar10.test_acc": "table_test_acc"})
     table["our_top1"] = [f["test_top1"] for f in finals]
     table["our_top5"] = [f["test_top5"] for f in finals]
