@@ -154,8 +154,13 @@ def test_training_fidelity_picks_cells_across_the_table_and_reports_tau(tmp_path
                            "--benchmark", f"table:{nb201_csv}", "--runs-dir", str(tmp_path / "runs"),
                            "--out-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    table = pd.read_csv(tmp_path / "out" / "smoke-digits" / "fidelity.csv")  # digits: never beside real-data results
+    table = pd.read_csv(tmp_path / "out" / "smoke-digits" / "fidelity-1ep.csv")  # digits: never beside real-data results
     assert len(table) == 3 and table["our_top1"].between(0, 100).all() and "Kendall tau" in done.stdout
+    # two cells span the range otherwise (cell-1 is the best cell, not the middle one): that folder is refused
+    other = subprocess.run([sys.executable, str(script), "--scale", "smoke", "--cells", "2", "--epochs", "1",
+                            "--benchmark", f"table:{nb201_csv}", "--runs-dir", str(tmp_path / "runs"),
+                            "--out-dir", str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
+    assert other.returncode != 0 and "fidelity-1ep/cell-1' holds the training of another cell or recipe" in other.stderr
 
 
 def test_if_nas_study_tables_read_depths_from_the_runs(tmp_path):
