@@ -171,11 +171,14 @@ def labelled_history(run_dirs: dict[str, Path]) -> pd.DataFrame:
     return pd.concat([load_run(d).assign(run=label) for label, d in run_dirs.items()], ignore_index=True)
 
 
-def curve_figure(run_dirs: dict[str, Path], kind: str, out: Path, title: str, shift: dict[str, int] | None = None) -> Path:
+def curve_figure(run_dirs: dict[str, Path], kind: str, out: Path, title: str, shift: dict[str, int] | None = None,
+                 scale_epochs: bool = False) -> Path:
     """The papers' per-epoch figures, one of :data:`~bench_toolkit.analysis.plots.EPOCH_KINDS`
     (e.g. ``accuracy`` of the derived cell, ``entropy``, ``magnitude`` with one panel per run on a
-    shared y-axis); each seed a thin line, the mean a thick one. ``shift`` moves a run's epochs (to align the epochs after warm-up, as Fig. 2h)."""
-    return epoch_plot(labelled_history(run_dirs), kind, out, title, shift)
+    shared y-axis); each seed a thin line, the mean a thick one. ``shift`` moves a run's epochs (to
+    align the epochs after warm-up, as Fig. 2h); ``scale_epochs`` puts runs of different lengths on
+    one axis from 0 to 1 (:func:`~bench_toolkit.analysis.plots.epoch_plot`)."""
+    return epoch_plot(labelled_history(run_dirs), kind, out, title, shift, scale_epochs)
 
 
 def _per_seed(values: Sequence[float]) -> str:

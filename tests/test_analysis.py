@@ -46,3 +46,21 @@ def test_anytime_plot_writes_an_image(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(BenchToolkitError, match="unknown anytime x-axis"):
         anytime_curves(load_runs([run]), x="epochs")
+
+
+def test_epoch_plot_scales_runs_of_different_lengths_to_one_axis(tmp_path, monkeypatch):
+    from bench_toolkit.analysis import plots
+
+    history = pd.concat([pd.DataFrame({"run": run, "seed": seed, "epoch": range(1, epochs + 1),
+                                       "entropy": [1.0 - e / epochs for e in range(1, epochs + 1)]})
+                         for run, epochs in (("short", 50), ("long", 310)) for seed in (0, 1)], ignore_index=True)
+    drawn = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, out: drawn.setdefault("fig", fig) and out)
+    plots.epoch_plot(history, "entropy", tmp_path / "f.png", scale_epochs=True)
+    lines = drawn["fig"].axes[0].get_lines()
+    assert len(lines) == 6  # per run two seeds and the mean
+    starts = sorted({round(float(line.get_xdata()[0]), 6) for line in lines})
+    assert starts == [round(1 / 310, 6), round(1 / 50, 6)] and {float(line.get_xdata()[-1]) for line in lines} == {1.0}
+    assert drawn["fig"].axes[0].get_xlabel() == "search progress (epoch / last epoch)"
+    with pytest.raises(BenchToolkitError, match="shift or scale_epochs"):
+        plots.epoch_plot(history, "entropy", tmp_path / "g.png", shift={"long": 10}, scale_epochs=True)
