@@ -250,6 +250,23 @@ def test_interleaving_study_runs_reuse_and_tabulate_the_cells(tmp_path):
         interleaving.complete_multilevel(more_seeds, {"MTL (Eq. 10)": interleaving.MultilevelRun("mtl-darts", tiny)})
 
 
+def test_interleaving_runs_of_another_task_pair_get_their_own_folder_and_are_never_reused(tmp_path):
+    """The fair pair (one source split by class) neither reuses nor overwrites the default pair's
+    runs and tables; a directory holding a run on other tasks stops the study."""
+    interleaving = _study_experiments("interleaving")
+    tiny = {"images_per_class": 8, "channels": 4, "batch_size": 16, "epochs": 1}
+    pair = Namespace(**{**vars(_interleaving_args(tmp_path)), "data": "digits#0-4", "second_task": "digits#5-9"})
+    runs = interleaving.complete_multilevel(pair, {"IL": interleaving.MultilevelRun("il-darts", tiny)})
+    assert runs["IL"].parent.name == "tasks-digits-classes-0-4+digits-classes-5-9"
+    assert interleaving.task_pair_dir(Path("figures"), pair) == Path("figures") / pair.scale / runs["IL"].parent.name
+    assert interleaving.task_pair_dir(Path("figures"), _interleaving_args(tmp_path)) == Path("figures/smoke-digits")
+    saved = json.loads((runs["IL"] / "config.json").read_text())
+    assert saved["tasks"] == ["digits#0-4", "digits#5-9"]
+    (runs["IL"] / "config.json").write_text(json.dumps({**saved, "tasks": ["digits#0-4", "digits#6-9"]}))
+    with pytest.raises(SystemExit, match="holds a run on other tasks"):
+        interleaving.complete_multilevel(pair, {"IL": interleaving.MultilevelRun("il-darts", tiny)})
+
+
 def test_interleaving_single_task_baseline_searches_the_first_task_alone(tmp_path):
     interleaving = _study_experiments("interleaving")
     args = _interleaving_args(tmp_path)
@@ -269,7 +286,7 @@ def test_interleaving_studies_run_the_papers_settings(tmp_path, monkeypatch):
     monkeypatch.setattr(interleaving, "complete_multilevel", lambda args, runs: seen.update(runs) or {})
     monkeypatch.setattr(interleaving, "write_outputs", lambda *a, **k: None)
     monkeypatch.setattr(interleaving, "cell_table", lambda *a, **k: None)
-    args = _args(tmp_path, seeds=1)
+    args = _interleaving_args(tmp_path)
     for study in ("imtnas_vs_mtl", "transfer_ablation", "task_order", "augmentations_sweep", "tau_sweep", "il_vs_mtl"):
         getattr(interleaving, study)(args)
 

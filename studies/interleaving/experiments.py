@@ -17,12 +17,13 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from bench_toolkit.data.readers import absolute_spec
 from bench_toolkit.executors import run_in_processes
 from bench_toolkit.fileio import read_json
 from bench_toolkit.search.differentiable import config_for
 from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS
 from bench_toolkit.search.multilevel.run import run_interleaved
-from bench_toolkit.study import figure_dir, finished_run, holds_this_run, scale_folder, write_outputs
+from bench_toolkit.study import finished_run, holds_this_run, scale_folder, write_outputs
 
 PAPER_IL = {  # IL Tables 2 and 3: test error (%) of the found cell trained on CIFAR-100 / CIFAR-10 (600 epochs)
     "DARTS-2nd (single task)": "CIFAR-100 20.58 ± 0.44, CIFAR-10 2.76 ± 0.09",
@@ -52,6 +53,26 @@ def add_task_argument(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+def _task_name(spec: str) -> str:
+    """A data spec as a folder-name part: the source's file or folder name without suffixes, then
+    its class selection (``imagefolder:.../train.zip#0-4`` -> ``train-classes-0-4``)."""
+    kind, _, rest = spec.partition(":")
+    path, _, classes = (rest or kind).partition("#")
+    name = Path(path).name.split(".")[0] or kind
+    return name + (f"-classes-{classes.replace(',', '-')}" if classes else "")
+
+
+def task_pair_dir(root: Path, args: argparse.Namespace) -> Path:
+    """Where a study's runs (``root`` = ``--runs-dir``) or tables (``--out-dir``) live: the scale
+    folder for the default pair (``--data`` and the embedded digits, as the committed mini tables
+    were made), else a subfolder naming both tasks, e.g. ``mini/tasks-train-classes-0-4+train-classes-5-9``
+    -- so runs on another pair never reuse, nor tables overwrite, those of the default pair."""
+    folder = root / scale_folder(args)
+    if args.second_task == "digits":
+        return folder
+    return folder / f"tasks-{_task_name(args.data)}+{_task_name(args.second_task)}"
+
+
 class MultilevelRun(NamedTuple):
     """One configuration of a study: a multi-level method, its settings (paper values, scaled when
     run), and its tasks: both (``--data`` then ``--second-task``) or ``--data`` alone (the
@@ -66,7 +87,7 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
     """Each run over the study's seeds, reused when finished and continued when killed
     (``run_interleaved`` resumes from its checkpoints); a directory holding the run with other
     settings or another number of seeds stops the study (``study.holds_this_run``, as the other
-    studies). Runs with equal settings share a directory, so a configuration two studies need is
+    studies), as does one on other tasks (runs of a task pair live in :func:`task_pair_dir`). Runs with equal settings share a directory, so a configuration two studies need is
     searched once. With ``--workers N`` up to N configurations run at once, each in its own process
     (a configuration's seeds share one run directory, so they run one after another); a failed one
     does not stop the others (``executors.run_in_processes``)."""
@@ -77,12 +98,15 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
     for label, run in runs.items():
         config = config_for(args.scale, MULTILEVEL_METHODS[run.algo], {"resolution": 16, **run.settings})
         settings = "-".join(f"{k}{_setting_text(v)}" for k, v in run.settings.items()) or "default"
-        out = Path(args.runs_dir) / scale_folder(args) / (f"{run.algo}-{settings}" + ("-single-task" if run.tasks == 1 else ""))
+        out = task_pair_dir(Path(args.runs_dir), args) / (f"{run.algo}-{settings}" + ("-single-task" if run.tasks == 1 else ""))
         directories[label] = out
-        seeds = list(range(args.seeds))
+        seeds, tasks = list(range(args.seeds)), [args.data, args.second_task][:run.tasks]
         resume = holds_this_run(out, config, seeds)
+        if resume and read_json(out / "config.json")["tasks"] != [absolute_spec(spec) for spec in tasks]:
+            raise SystemExit(f"{out} holds a run on other tasks ({', '.join(read_json(out / 'config.json')['tasks'])}); "
+                             "delete it or pass another --runs-dir")
         if not finished_run(out):
-            pending[out] = (run.algo, config, [args.data, args.second_task][:run.tasks], args.benchmark,
+            pending[out] = (run.algo, config, tasks, args.benchmark,
                             seeds, out, args.scale, args.device, resume)
     run_in_processes([(out.name, run_interleaved, job) for out, job in pending.items()], args.workers, args.threads)
     return directories
@@ -108,7 +132,7 @@ def il_vs_mtl(args: argparse.Namespace) -> None:
     runs = complete_multilevel(args, {"DARTS-2nd (single task)": MultilevelRun("mtl-darts", {}, tasks=1),
                                       "MTL (Eq. 10)": MultilevelRun("mtl-darts", {}),
                                       "IL (DARTS-2nd)": MultilevelRun("il-darts", {})})
-    write_outputs(figure_dir(args), "il_vs_mtl", cell_table(runs, PAPER_IL))
+    write_outputs(task_pair_dir(Path(args.out_dir), args), "il_vs_mtl", cell_table(runs, PAPER_IL))
 
 
 def imtnas_vs_mtl(args: argparse.Namespace) -> None:
@@ -119,21 +143,21 @@ def imtnas_vs_mtl(args: argparse.Namespace) -> None:
                                       "MTL-HWS-Darts2nd": MultilevelRun("mtl-darts", {"mtl_sharing": "hard"}),
                                       "MTL-SWS-Darts2nd": MultilevelRun("mtl-darts", {"mtl_sharing": "soft"}),
                                       "IMTNAS-Darts2nd": MultilevelRun("imtnas-darts", {})})
-    write_outputs(figure_dir(args), "imtnas_vs_mtl", cell_table(runs, PAPER_IMTNAS))
+    write_outputs(task_pair_dir(Path(args.out_dir), args), "imtnas_vs_mtl", cell_table(runs, PAPER_IMTNAS))
 
 
 def lambda_sweep(args: argparse.Namespace) -> None:
     """IL Fig. 2: the L2 coupling weight lambda (0.01 .. 1000; the paper's default 100)."""
     runs = complete_multilevel(args, {f"lambda {lam:g}": MultilevelRun("il-darts", {} if lam == 100.0 else {"il_lambda": lam})
                                       for lam in (0.01, 1.0, 100.0, 1000.0)})
-    write_outputs(figure_dir(args), "il_lambda", cell_table(runs, {}))
+    write_outputs(task_pair_dir(Path(args.out_dir), args), "il_lambda", cell_table(runs, {}))
 
 
 def rounds_sweep(args: argparse.Namespace) -> None:
     """IL Fig. 3 / IMTNAS Table 9: M = 1, 2, 3 rounds."""
     runs = complete_multilevel(args, {f"M = {m}": MultilevelRun("il-darts", {} if m == 2 else {"rounds": m})
                                       for m in (1, 2, 3)})
-    write_outputs(figure_dir(args), "il_rounds", cell_table(runs, {}))
+    write_outputs(task_pair_dir(Path(args.out_dir), args), "il_rounds", cell_table(runs, {}))
 
 
 def transfer_ablation(args: argparse.Namespace) -> None:
@@ -142,14 +166,14 @@ def transfer_ablation(args: argparse.Namespace) -> None:
     runs = complete_multilevel(args, {label: MultilevelRun("imtnas-darts", settings) for label, settings in (
         ("Ours (MMD hinge)", {}), ("L2-Weights", {"transfer": "l2"}), ("L2-Embedding", {"transfer": "embedding-l2"}),
         ("Example-Similarity", {"transfer": "similarity"}))})
-    write_outputs(figure_dir(args), "imtnas_transfer", cell_table(runs, PAPER_IMTNAS))
+    write_outputs(task_pair_dir(Path(args.out_dir), args), "imtnas_transfer", cell_table(runs, PAPER_IMTNAS))
 
 
 def task_order(args: argparse.Namespace) -> None:
     """IL Table 5 / IMTNAS Table 7: IMTNAS-Darts2nd with the first task (``--data``) first, then second."""
     runs = complete_multilevel(args, {"first task first": MultilevelRun("imtnas-darts", {}),
                                       "second task first": MultilevelRun("imtnas-darts", {"task_order": (1, 0)})})
-    write_outputs(figure_dir(args), "imtnas_task_order", cell_table(runs, {}))
+    write_outputs(task_pair_dir(Path(args.out_dir), args), "imtnas_task_order", cell_table(runs, {}))
 
 
 def augmentations_sweep(args: argparse.Namespace) -> None:
@@ -157,7 +181,7 @@ def augmentations_sweep(args: argparse.Namespace) -> None:
     runs = complete_multilevel(args, {"C = 0 (no transfer)": MultilevelRun("imtnas-darts", {"transfer": "none"}),
                                       **{f"C = {c}": MultilevelRun("imtnas-darts", {} if c == 20 else {"mmd_augmentations": c})
                                          for c in (3, 10, 20, 30, 40)}})
-    write_outputs(figure_dir(args), "imtnas_augmentations", cell_table(runs, PAPER_IMTNAS))
+    write_outputs(task_pair_dir(Path(args.out_dir), args), "imtnas_augmentations", cell_table(runs, PAPER_IMTNAS))
 
 
 def tau_sweep(args: argparse.Namespace) -> None:
@@ -165,4 +189,4 @@ def tau_sweep(args: argparse.Namespace) -> None:
     bounds the MMD by 2, so the hinge is zero for tau >= 2 (transfer.py)."""
     runs = complete_multilevel(args, {f"tau = {t:g}": MultilevelRun("imtnas-darts", {} if t == 5.0 else {"mmd_tau": t})
                                       for t in (0.1, 1.0, 5.0, 25.0, 100.0)})
-    write_outputs(figure_dir(args), "imtnas_tau", cell_table(runs, PAPER_IMTNAS))
+    write_outputs(task_pair_dir(Path(args.out_dir), args), "imtnas_tau", cell_table(runs, PAPER_IMTNAS))
