@@ -73,6 +73,10 @@ def task_pair_dir(root: Path, args: argparse.Namespace) -> Path:
     return folder / f"tasks-{_task_name(args.data)}+{_task_name(args.second_task)}"
 
 
+def _tables_dir(args: argparse.Namespace) -> Path:
+    return task_pair_dir(Path(args.out_dir), args)
+
+
 class MultilevelRun(NamedTuple):
     """One configuration of a study: a multi-level method, its settings (paper values, scaled when
     run), and its tasks: both (``--data`` then ``--second-task``) or ``--data`` alone (the
@@ -87,9 +91,10 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
     """Each run over the study's seeds, reused when finished and continued when killed
     (``run_interleaved`` resumes from its checkpoints); a directory holding the run with other
     settings or another number of seeds stops the study (``study.holds_this_run``, as the other
-    studies), as does one on other tasks (runs of a task pair live in :func:`task_pair_dir`). Runs with equal settings share a directory, so a configuration two studies need is
-    searched once. With ``--workers N`` up to N configurations run at once, each in its own process
-    (a configuration's seeds share one run directory, so they run one after another); a failed one
+    studies), as does one on other tasks (runs of a task pair live in :func:`task_pair_dir`). Runs
+    with equal settings share a directory, so a configuration two studies need is searched once.
+    With ``--workers N`` up to N configurations run at once, each in its own process (a
+    configuration's seeds share one run directory, so they run one after another); a failed one
     does not stop the others (``executors.run_in_processes``)."""
     if args.executor != "local":
         raise SystemExit("the interleaving studies run on this machine (--workers N); drop --executor slurm")
@@ -102,9 +107,9 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
         directories[label] = out
         seeds, tasks = list(range(args.seeds)), [args.data, args.second_task][:run.tasks]
         resume = holds_this_run(out, config, seeds)
-        if resume and read_json(out / "config.json")["tasks"] != [absolute_spec(spec) for spec in tasks]:
-            raise SystemExit(f"{out} holds a run on other tasks ({', '.join(read_json(out / 'config.json')['tasks'])}); "
-                             "delete it or pass another --runs-dir")
+        saved_tasks = read_json(out / "config.json")["tasks"] if resume else []
+        if saved_tasks and saved_tasks != [absolute_spec(spec) for spec in tasks]:
+            raise SystemExit(f"{out} holds a run on other tasks ({', '.join(saved_tasks)}); delete it or pass another --runs-dir")
         if not finished_run(out):
             pending[out] = (run.algo, config, tasks, args.benchmark,
                             seeds, out, args.scale, args.device, resume)
@@ -132,7 +137,7 @@ def il_vs_mtl(args: argparse.Namespace) -> None:
     runs = complete_multilevel(args, {"DARTS-2nd (single task)": MultilevelRun("mtl-darts", {}, tasks=1),
                                       "MTL (Eq. 10)": MultilevelRun("mtl-darts", {}),
                                       "IL (DARTS-2nd)": MultilevelRun("il-darts", {})})
-    write_outputs(task_pair_dir(Path(args.out_dir), args), "il_vs_mtl", cell_table(runs, PAPER_IL))
+    write_outputs(_tables_dir(args), "il_vs_mtl", cell_table(runs, PAPER_IL))
 
 
 def imtnas_vs_mtl(args: argparse.Namespace) -> None:
@@ -143,21 +148,21 @@ def imtnas_vs_mtl(args: argparse.Namespace) -> None:
                                       "MTL-HWS-Darts2nd": MultilevelRun("mtl-darts", {"mtl_sharing": "hard"}),
                                       "MTL-SWS-Darts2nd": MultilevelRun("mtl-darts", {"mtl_sharing": "soft"}),
                                       "IMTNAS-Darts2nd": MultilevelRun("imtnas-darts", {})})
-    write_outputs(task_pair_dir(Path(args.out_dir), args), "imtnas_vs_mtl", cell_table(runs, PAPER_IMTNAS))
+    write_outputs(_tables_dir(args), "imtnas_vs_mtl", cell_table(runs, PAPER_IMTNAS))
 
 
 def lambda_sweep(args: argparse.Namespace) -> None:
     """IL Fig. 2: the L2 coupling weight lambda (0.01 .. 1000; the paper's default 100)."""
     runs = complete_multilevel(args, {f"lambda {lam:g}": MultilevelRun("il-darts", {} if lam == 100.0 else {"il_lambda": lam})
                                       for lam in (0.01, 1.0, 100.0, 1000.0)})
-    write_outputs(task_pair_dir(Path(args.out_dir), args), "il_lambda", cell_table(runs, {}))
+    write_outputs(_tables_dir(args), "il_lambda", cell_table(runs, {}))
 
 
 def rounds_sweep(args: argparse.Namespace) -> None:
     """IL Fig. 3 / IMTNAS Table 9: M = 1, 2, 3 rounds."""
     runs = complete_multilevel(args, {f"M = {m}": MultilevelRun("il-darts", {} if m == 2 else {"rounds": m})
                                       for m in (1, 2, 3)})
-    write_outputs(task_pair_dir(Path(args.out_dir), args), "il_rounds", cell_table(runs, {}))
+    write_outputs(_tables_dir(args), "il_rounds", cell_table(runs, {}))
 
 
 def transfer_ablation(args: argparse.Namespace) -> None:
@@ -166,14 +171,14 @@ def transfer_ablation(args: argparse.Namespace) -> None:
     runs = complete_multilevel(args, {label: MultilevelRun("imtnas-darts", settings) for label, settings in (
         ("Ours (MMD hinge)", {}), ("L2-Weights", {"transfer": "l2"}), ("L2-Embedding", {"transfer": "embedding-l2"}),
         ("Example-Similarity", {"transfer": "similarity"}))})
-    write_outputs(task_pair_dir(Path(args.out_dir), args), "imtnas_transfer", cell_table(runs, PAPER_IMTNAS))
+    write_outputs(_tables_dir(args), "imtnas_transfer", cell_table(runs, PAPER_IMTNAS))
 
 
 def task_order(args: argparse.Namespace) -> None:
     """IL Table 5 / IMTNAS Table 7: IMTNAS-Darts2nd with the first task (``--data``) first, then second."""
     runs = complete_multilevel(args, {"first task first": MultilevelRun("imtnas-darts", {}),
                                       "second task first": MultilevelRun("imtnas-darts", {"task_order": (1, 0)})})
-    write_outputs(task_pair_dir(Path(args.out_dir), args), "imtnas_task_order", cell_table(runs, {}))
+    write_outputs(_tables_dir(args), "imtnas_task_order", cell_table(runs, {}))
 
 
 def augmentations_sweep(args: argparse.Namespace) -> None:
@@ -181,7 +186,7 @@ def augmentations_sweep(args: argparse.Namespace) -> None:
     runs = complete_multilevel(args, {"C = 0 (no transfer)": MultilevelRun("imtnas-darts", {"transfer": "none"}),
                                       **{f"C = {c}": MultilevelRun("imtnas-darts", {} if c == 20 else {"mmd_augmentations": c})
                                          for c in (3, 10, 20, 30, 40)}})
-    write_outputs(task_pair_dir(Path(args.out_dir), args), "imtnas_augmentations", cell_table(runs, PAPER_IMTNAS))
+    write_outputs(_tables_dir(args), "imtnas_augmentations", cell_table(runs, PAPER_IMTNAS))
 
 
 def tau_sweep(args: argparse.Namespace) -> None:
@@ -189,4 +194,4 @@ def tau_sweep(args: argparse.Namespace) -> None:
     bounds the MMD by 2, so the hinge is zero for tau >= 2 (transfer.py)."""
     runs = complete_multilevel(args, {f"tau = {t:g}": MultilevelRun("imtnas-darts", {} if t == 5.0 else {"mmd_tau": t})
                                       for t in (0.1, 1.0, 5.0, 25.0, 100.0)})
-    write_outputs(task_pair_dir(Path(args.out_dir), args), "imtnas_tau", cell_table(runs, PAPER_IMTNAS))
+    write_outputs(_tables_dir(args), "imtnas_tau", cell_table(runs, PAPER_IMTNAS))
