@@ -104,27 +104,35 @@ def _run_dir(args: argparse.Namespace, run: StudyRun) -> Path:
     return Path(args.runs_dir) / scale_folder(args) / run.name
 
 
-def _saved_settings_match(run_dir: Path, config: SearchConfig, seeds: list[int]) -> bool:
-    """Whether the run in ``run_dir`` was started with ``config`` over ``seeds``."""
-    previous = read_json(run_dir / "config.json")
-    # settings added to the toolkit after a run was made take their defaults, as on resume
-    return SearchConfig().updated(previous["config"]) == config and previous["seeds"] == seeds
+def _saved_config(run_dir: Path) -> SearchConfig:
+    """The settings the run in ``run_dir`` was started with; settings added to the toolkit after
+    it was made take their defaults, as on resume."""
+    return SearchConfig().updated(read_json(run_dir / "config.json")["config"])
 
 
 def holds_this_run(run_dir: Path, config: SearchConfig, seeds: list[int]) -> bool:
-    """Whether ``run_dir`` already holds the run of ``config`` over ``seeds`` (to reuse or continue);
-    a directory holding a run with other settings or seeds stops the study with one line."""
+    """Whether ``run_dir`` already holds the run of ``config`` over ``seeds`` -- or over their first
+    few: a study asked for more seeds than a finished run has keeps those (their checkpoints say
+    they are done) and adds the rest, so seeds can be added session by session. A directory holding
+    a run with other settings, or with seeds ``seeds`` does not start with, stops the study with one line."""
     if not (run_dir / "config.json").exists():
         return False
-    if not _saved_settings_match(run_dir, config, seeds):
-        raise SystemExit(f"{run_dir} holds a run with other settings or seeds; delete it or pass another --runs-dir")
+    if _saved_config(run_dir) != config:
+        raise SystemExit(f"{run_dir} holds a run with other settings; delete it or pass another --runs-dir")
+    saved = read_json(run_dir / "config.json")["seeds"]
+    if saved != seeds[:len(saved)]:
+        raise SystemExit(f"{run_dir} holds the run over seeds {saved}: ask for --seeds {len(saved)} or more, "
+                         "or pass another --runs-dir")
     return True
 
 
-def finished_run(run_dir: Path) -> bool:
-    """Whether every seed of the run in ``run_dir`` has finished."""
+def finished_run(run_dir: Path, seeds: list[int] | None = None) -> bool:
+    """Whether every seed of the run in ``run_dir`` has finished -- and, given ``seeds``, whether
+    those are its seeds (a run about to be extended by more seeds is not finished)."""
     final = run_dir / "final.json"
-    return final.exists() and bool(read_json(final).get("complete"))
+    if not (final.exists() and read_json(final).get("complete")):
+        return False
+    return seeds is None or read_json(run_dir / "config.json")["seeds"] == seeds
 
 
 def complete(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str, Path]:
@@ -138,7 +146,7 @@ def complete(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str
         config = _config(run, args.scale)
         run_dir = directories[label] = _run_dir(args, run)
         resume = holds_this_run(run_dir, config, seeds)
-        if resume and finished_run(run_dir):
+        if resume and finished_run(run_dir, seeds):
             continue
         if any(p.out == run_dir for p in pending):
             continue  # the same configuration under two labels runs once
@@ -161,8 +169,7 @@ def table_rows(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[s
         run_dir = _run_dir(args, run)
         if label in wanted:
             rows[label] = wanted[label]
-        elif (finished_run(run_dir) and (run_dir / "config.json").exists()
-              and _saved_settings_match(run_dir, _config(run, args.scale), seeds)):
+        elif finished_run(run_dir, seeds) and _saved_config(run_dir) == _config(run, args.scale):
             rows[label] = run_dir
     return rows
 

@@ -1,4 +1,5 @@
-"""The study machinery: scales change sizes only, as in the CLI; reuse refuses a changed run."""
+"""The study machinery: scales change sizes only, as in the CLI; reuse refuses a changed run and
+grows a finished one by more seeds."""
 
 from __future__ import annotations
 
@@ -46,6 +47,31 @@ def test_a_run_directory_with_other_settings_is_not_silently_reused(tmp_path):
     (run_dir / "config.json").write_text(json.dumps({"config": {"epochs": 3}, "seeds": [0, 1]}))
     with pytest.raises(SystemExit, match="holds a run with other settings"):
         common.complete(args, {"EX-DARTS": common.preset_run("ex-darts")})
+
+
+def test_a_study_asked_for_more_seeds_keeps_the_finished_ones_and_adds_the_rest(tmp_path):
+    """A run made over seed 0 and then asked for 2 seeds runs seed 1 alone (seed 0's checkpoint says
+    it is done, its rows stay byte for byte); the grown run is then reused; fewer seeds than a run
+    holds, or seeds it does not start with, stop the study with one line."""
+    tiny = {"images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16, "epochs": 2}
+    rows = {"DARTS-V1": common.method_run("darts-v1", tiny, "tiny")}
+    args = Namespace(**{**vars(_args(tmp_path, seeds=1)), "scale": "smoke", "benchmark": None})
+    run_dir = common.complete(args, rows)["DARTS-V1"]
+    first = pd.read_parquet(run_dir / "history.parquet")
+    checkpoint = (run_dir / "checkpoints" / "seed_0.pt").stat().st_mtime_ns
+    args.seeds = 2
+    assert not common.finished_run(run_dir, [0, 1]) and common.finished_run(run_dir, [0])
+    common.complete(args, rows)
+    grown = pd.read_parquet(run_dir / "history.parquet")
+    assert sorted(set(grown["seed"])) == [0, 1] and json.loads((run_dir / "final.json").read_text())["complete"]
+    pd.testing.assert_frame_equal(grown[grown.seed == 0].reset_index(drop=True), first)
+    assert (run_dir / "checkpoints" / "seed_0.pt").stat().st_mtime_ns == checkpoint  # not trained again
+    stamp = (run_dir / "final.json").stat().st_mtime_ns
+    assert list(common.table_rows(args, rows)) == ["DARTS-V1"]
+    assert (run_dir / "final.json").stat().st_mtime_ns == stamp  # finished: reused
+    args.seeds = 1
+    with pytest.raises(SystemExit, match=r"holds the run over seeds \[0, 1\]: ask for --seeds 2 or more"):
+        common.complete(args, rows)
 
 
 def test_tables_give_per_seed_values_and_the_best_epoch(tmp_path):
@@ -245,9 +271,14 @@ def test_interleaving_study_runs_reuse_and_tabulate_the_cells(tmp_path):
     stamp = (runs["MTL (Eq. 10)"] / "final.json").stat().st_mtime_ns
     interleaving.complete_multilevel(args, {"MTL (Eq. 10)": interleaving.MultilevelRun("mtl-darts", tiny)})  # finished: reused, not rerun
     assert (runs["MTL (Eq. 10)"] / "final.json").stat().st_mtime_ns == stamp
-    more_seeds = Namespace(**{**vars(args), "seeds": 2})  # not silently the one seed that finished
-    with pytest.raises(SystemExit, match="holds a run with other settings or seeds; delete it or pass another --runs-dir"):
-        interleaving.complete_multilevel(more_seeds, {"MTL (Eq. 10)": interleaving.MultilevelRun("mtl-darts", tiny)})
+    first = pd.read_parquet(runs["MTL (Eq. 10)"] / "history.parquet")
+    more_seeds = Namespace(**{**vars(args), "seeds": 2})  # seed 0 kept as it is, seed 1 added
+    interleaving.complete_multilevel(more_seeds, {"MTL (Eq. 10)": interleaving.MultilevelRun("mtl-darts", tiny)})
+    grown = pd.read_parquet(runs["MTL (Eq. 10)"] / "history.parquet")
+    assert sorted(set(grown["seed"])) == [0, 1]
+    pd.testing.assert_frame_equal(grown[grown.seed == 0].reset_index(drop=True), first)
+    with pytest.raises(SystemExit, match=r"holds the run over seeds \[0, 1\]: ask for --seeds 2 or more"):
+        interleaving.complete_multilevel(args, {"MTL (Eq. 10)": interleaving.MultilevelRun("mtl-darts", tiny)})
 
 
 def test_interleaving_runs_of_another_task_pair_get_their_own_folder_and_are_never_reused(tmp_path):

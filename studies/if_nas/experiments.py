@@ -25,7 +25,8 @@ import pandas as pd
 from bench_toolkit.nn.lchain_network import MaddsTable
 from bench_toolkit.search.differentiable import config_for, get_method
 from bench_toolkit.spaces import darts, lchain
-from bench_toolkit.study import StudyRun, complete, curve_figure, figure_dir, labelled_history, method_run, write_outputs
+from bench_toolkit.study import (StudyRun, complete, curve_figure, figure_dir, labelled_history, method_run, table_rows,
+                                 write_outputs)
 
 PAPER_COUNTS = {"DARTS": "1.1e+18", "4-chain": "1.8e+116", "6-chain": "7.5e+163", "8-chain": "1.6e+204"}
 PAPER_TABLE4 = {"w/o IF": "22.5 ± 2.0", "w/ IF": "43 ± 3"}  # depth, IF-NAS Table 4 (ImageNet, 4 searches each)
@@ -126,7 +127,7 @@ def _mean_std(values: pd.Series, digits: int = 1) -> str:
 def summary(finals: pd.DataFrame, column: str, paper: dict) -> pd.DataFrame:
     rows = []
     for run, group in finals.groupby("run", sort=False):
-        rows.append({"search": run, "the paper": paper.get(run, "—"), f"{column} (mini)": _mean_std(group[column]),
+        rows.append({"search": run, "the paper": paper.get(run, "—"), "seeds": len(group), f"{column} (mini)": _mean_std(group[column]),
                      "per seed": ", ".join(str(int(v)) for v in group[column]),
                      "interleaved pairs kept": _mean_std(group["interleaved_pairs"]),
                      "MAdds (M)": f"{group['madds_m'].mean():.3f}"})
@@ -137,35 +138,40 @@ def table2(args: argparse.Namespace) -> None:
     """Table 2 (search side): DARTS, PC-DARTS and IF-NAS at L = 4 -- the found networks' depth,
     multiply-adds and interleaved connections (the paper's column is top-1 error after ImageNet
     training: DARTS 25.3, PC-DARTS 24.7, IF-NAS 24.3)."""
-    run_dirs = complete(args, runs(args, ["DARTS", "PC-DARTS", "w/ IF"]))
-    write_outputs(_out(args), "table2_methods", summary(final_architectures(run_dirs), "depth", {}))
+    labels = ["DARTS", "PC-DARTS", "w/ IF"]
+    run_dirs = table_rows(args, runs(args, labels))
+    write_outputs(_out(args), "table2_methods", summary(final_architectures(run_dirs), "depth", {}), rows_of=("search", labels))
 
 
 def table3(args: argparse.Namespace) -> None:
     """Table 3: one input per node -- random vs w/o IF vs IF-NAS (depth of the architectures)."""
-    run_dirs = complete(args, runs(args, ["w/ IF", "w/o IF"]))
+    run_dirs = table_rows(args, runs(args, ["w/ IF", "w/o IF"]))
     finals = final_architectures(run_dirs)
     config = config_for(args.scale, get_method("if-nas").defaults, {})
     rng = np.random.default_rng(0)
     random_depths = pd.Series([lchain.random_one_input(config.stage_nodes, config.L, rng).depth() for _ in range(100)])
     rows = [{"search": "random (100 draws)", "depth": _mean_std(random_depths)}]
-    rows += [{"search": run, "depth": _mean_std(group["depth_one_input"]),
+    rows += [{"search": run, "seeds": len(group), "depth": _mean_std(group["depth_one_input"]),
               "per seed": ", ".join(str(int(v)) for v in group["depth_one_input"])}
              for run, group in finals.groupby("run", sort=False)]
-    write_outputs(_out(args), "table3_one_input", pd.DataFrame(rows))
+    write_outputs(_out(args), "table3_one_input", pd.DataFrame(rows), rows_of=("search", ["random (100 draws)", "w/ IF", "w/o IF"]))
 
 
 def table4(args: argparse.Namespace) -> None:
     """Table 4: w/ and w/o interleaving-free sampling -- depth of the retained networks."""
-    run_dirs = complete(args, runs(args, ["w/o IF", "w/ IF"]))
+    labels = ["w/o IF", "w/ IF"]
+    run_dirs = table_rows(args, runs(args, labels))
     curve_figure(run_dirs, "depth", _out(args) / "table4_depth.png", "IF-NAS Table 4")
-    write_outputs(_out(args), "table4_if_sampling", summary(final_architectures(run_dirs), "depth", PAPER_TABLE4))
+    write_outputs(_out(args), "table4_if_sampling", summary(final_architectures(run_dirs), "depth", PAPER_TABLE4),
+                  rows_of=("search", labels))
 
 
 def table5(args: argparse.Namespace) -> None:
     """Table 5: 0-3 interleaved connections allowed in each sub-supernet -- depth."""
-    run_dirs = complete(args, runs(args, ["w/ IF", "IC 1", "IC 2", "IC 3"]))
+    labels = ["w/ IF", "IC 1", "IC 2", "IC 3"]
+    run_dirs = table_rows(args, runs(args, labels))
     paper = {"w/ IF": PAPER_TABLE5[0], **{f"IC {k}": PAPER_TABLE5[k] for k in (1, 2, 3)}}
     curve_figure(run_dirs, "depth", _out(args) / "table5_depth.png", "IF-NAS Table 5")
-    write_outputs(_out(args), "table5_interleaved", summary(final_architectures(run_dirs), "depth", paper))
+    write_outputs(_out(args), "table5_interleaved", summary(final_architectures(run_dirs), "depth", paper),
+                  rows_of=("search", labels))
 

@@ -110,7 +110,7 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
         saved_tasks = read_json(out / "config.json")["tasks"] if resume else []
         if saved_tasks and saved_tasks != [absolute_spec(spec) for spec in tasks]:
             raise SystemExit(f"{out} holds a run on other tasks ({', '.join(saved_tasks)}); delete it or pass another --runs-dir")
-        if not finished_run(out):
+        if not finished_run(out, seeds):
             pending[out] = (run.algo, config, tasks, args.benchmark,
                             seeds, out, args.scale, args.device, resume)
     run_in_processes([(out.name, run_interleaved, job) for out, job in pending.items()], args.workers, args.threads)

@@ -108,10 +108,10 @@ def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], 
     try:
         if resume:
             remove_stray_temporaries(out)
-        else:
-            write_json(out / "config.json", {"kind": "multilevel", "algo": algo, "tasks": list(task_specs),
-                                             "benchmark": benchmark_spec, "scale": scale, "seeds": list(seeds),
-                                             "config": config.as_dict(), "bench_toolkit_version": __version__})
+        # rewritten on resume too: a study may grow a finished run by more seeds
+        write_json(out / "config.json", {"kind": "multilevel", "algo": algo, "tasks": list(task_specs),
+                                         "benchmark": benchmark_spec, "scale": scale, "seeds": list(seeds),
+                                         "config": config.as_dict(), "bench_toolkit_version": __version__})
         (out / "checkpoints").mkdir(exist_ok=True)
         learners = ", ".join(f"k{k + 1} = {spec}" for k, spec in enumerate(task_specs))
         print(f"{out.name}: learners {learners}; train loss per learner k and round m", file=sys.stderr)
