@@ -19,7 +19,7 @@ import pandas as pd
 
 from bench_toolkit.analysis import epoch_plot, load_run
 from bench_toolkit.analysis.stops import apply_criteria, summarise_selections
-from bench_toolkit.data.readers import DEFAULT_DATA
+from bench_toolkit.data.readers import DEFAULT_DATA, absolute_spec
 from bench_toolkit.diagnostics.stop import BestEpoch, headline_answer, parse_criterion
 from bench_toolkit.fileio import read_json, write_table
 from bench_toolkit.executors import add_executor_arguments, executor_from_args
@@ -110,19 +110,33 @@ def _saved_config(run_dir: Path) -> SearchConfig:
     return SearchConfig().updated(read_json(run_dir / "config.json")["config"])
 
 
-def holds_this_run(run_dir: Path, config: SearchConfig, seeds: list[int]) -> bool:
-    """Whether ``run_dir`` already holds the run of ``config`` over ``seeds`` -- or over their first
-    few: a study asked for more seeds than a finished run has keeps those (their checkpoints say
-    they are done) and adds the rest, so seeds can be added session by session. A directory holding
-    a run with other settings, or with seeds ``seeds`` does not start with, stops the study with one line."""
+def _why_not_this_run(run_dir: Path, config: SearchConfig, seeds: list[int], data: Sequence[str]) -> str | None:
+    """Why the run in ``run_dir`` is not the run of ``config`` on ``data`` over ``seeds`` (or over
+    their first few); None when it is."""
+    saved = read_json(run_dir / "config.json")
+    if _saved_config(run_dir) != config:
+        return "holds a run with other settings; delete it or pass another --runs-dir"
+    saved_data = saved["tasks"] if "tasks" in saved else [saved.get("data")]
+    if saved_data != [absolute_spec(spec) for spec in data]:
+        return f"holds a run on other data ({', '.join(map(str, saved_data))}); delete it or pass another --runs-dir"
+    if saved["seeds"] != seeds[:len(saved["seeds"])]:
+        return (f"holds the run over seeds {saved['seeds']}: ask for --seeds {len(saved['seeds'])} or more, "
+                "or pass another --runs-dir")
+    return None
+
+
+def holds_this_run(run_dir: Path, config: SearchConfig, seeds: list[int], data: Sequence[str]) -> bool:
+    """Whether ``run_dir`` already holds the run of ``config`` over ``seeds`` on the data specs
+    ``data`` (one, or one per task of a multi-task run) -- or over their first few seeds: a study
+    asked for more seeds than a finished run has keeps those (their checkpoints say they are done)
+    and adds the rest, so seeds can be added session by session. A directory holding a run with
+    other settings, on other data, or with seeds ``seeds`` does not start with, stops the study
+    with one line."""
     if not (run_dir / "config.json").exists():
         return False
-    if _saved_config(run_dir) != config:
-        raise SystemExit(f"{run_dir} holds a run with other settings; delete it or pass another --runs-dir")
-    saved = read_json(run_dir / "config.json")["seeds"]
-    if saved != seeds[:len(saved)]:
-        raise SystemExit(f"{run_dir} holds the run over seeds {saved}: ask for --seeds {len(saved)} or more, "
-                         "or pass another --runs-dir")
+    reason = _why_not_this_run(run_dir, config, seeds, data)
+    if reason:
+        raise SystemExit(f"{run_dir} {reason}")
     return True
 
 
@@ -145,7 +159,7 @@ def complete(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str
     for label, run in runs.items():
         config = _config(run, args.scale)
         run_dir = directories[label] = _run_dir(args, run)
-        resume = holds_this_run(run_dir, config, seeds)
+        resume = holds_this_run(run_dir, config, seeds, [args.data])
         if resume and finished_run(run_dir, seeds):
             continue
         if any(p.out == run_dir for p in pending):
@@ -160,7 +174,7 @@ def complete(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str
 def table_rows(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str, Path]:
     """The run directories of a table's (or figure's) rows, in the table's order: the ``--only``
     rows (all without it) completed as :func:`complete` does, and every other row whose run has
-    already finished with the same settings and seeds. So running one row adds it to the table
+    already finished with the same settings, data and seeds. So running one row adds it to the table
     without dropping the rows run before, and a row still running is left out."""
     wanted = complete(args, only(args, runs))
     seeds = list(range(args.seeds))
@@ -169,7 +183,7 @@ def table_rows(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[s
         run_dir = _run_dir(args, run)
         if label in wanted:
             rows[label] = wanted[label]
-        elif finished_run(run_dir, seeds) and _saved_config(run_dir) == _config(run, args.scale):
+        elif finished_run(run_dir, seeds) and not _why_not_this_run(run_dir, _config(run, args.scale), seeds, [args.data]):
             rows[label] = run_dir
     return rows
 

@@ -72,6 +72,11 @@ def test_a_study_asked_for_more_seeds_keeps_the_finished_ones_and_adds_the_rest(
     args.seeds = 1
     with pytest.raises(SystemExit, match=r"holds the run over seeds \[0, 1\]: ask for --seeds 2 or more"):
         common.complete(args, rows)
+    saved = json.loads((run_dir / "config.json").read_text())
+    (run_dir / "config.json").write_text(json.dumps({**saved, "data": "digits#0-4"}))
+    args.seeds = 3  # never grown by seeds searched on other images
+    with pytest.raises(SystemExit, match=r"holds a run on other data \(digits#0-4\); delete it"):
+        common.complete(args, rows)
 
 
 def test_tables_give_per_seed_values_and_the_best_epoch(tmp_path):
@@ -105,23 +110,25 @@ def test_only_restricts_a_table_to_named_rows():
 def test_a_table_keeps_its_finished_rows_when_only_some_are_run(tmp_path, monkeypatch):
     """--only runs the rows it names; the table also shows every other row whose run finished
     with the same settings, in the table's order, and leaves out rows unfinished, absent or made
-    with other settings."""
+    with other settings or on other data."""
     rows = {label: common.preset_run(preset) for label, preset in
-            (("DARTS-V1", "darts-v1"), ("EX-DARTS", "ex-darts"), ("GDAS", "gdas"), ("Exp.7", "long-500"), ("no skip", "no-skip"))}
+            (("DARTS-V1", "darts-v1"), ("EX-DARTS", "ex-darts"), ("GDAS", "gdas"), ("Exp.7", "long-500"),
+             ("no skip", "no-skip"), ("warm-up", "warmup-100"))}
     args = Namespace(**{**vars(_args(tmp_path, seeds=2)), "only": ["GDAS"]})
 
-    def save(label: str, finished: bool, settings: dict | None = None) -> None:
+    def save(label: str, finished: bool, settings: dict | None = None, data: str = "digits") -> None:
         run = rows[label]
         run_dir = tmp_path / common.scale_folder(args) / run.name
         run_dir.mkdir(parents=True)
         config = config_for(args.scale, get_method(run.algo).defaults, {**run.settings, **(settings or {})})
-        (run_dir / "config.json").write_text(json.dumps({"config": config.as_dict(), "seeds": [0, 1]}))
+        (run_dir / "config.json").write_text(json.dumps({"config": config.as_dict(), "seeds": [0, 1], "data": data}))
         (run_dir / "final.json").write_text(json.dumps({"complete": finished}))
 
     save("DARTS-V1", finished=True)
     save("EX-DARTS", finished=False)
     save("GDAS", finished=True)
     save("no skip", finished=True, settings={"epochs": 7})
+    save("warm-up", finished=True, data="digits#0-4")
     ran = []
     monkeypatch.setattr(common, "execute", lambda pending, executor: ran.extend(p.out.name for p in pending))
     assert list(common.table_rows(args, rows)) == ["DARTS-V1", "GDAS"]
@@ -294,7 +301,7 @@ def test_interleaving_runs_of_another_task_pair_get_their_own_folder_and_are_nev
     saved = json.loads((runs["IL"] / "config.json").read_text())
     assert saved["tasks"] == ["digits#0-4", "digits#5-9"]
     (runs["IL"] / "config.json").write_text(json.dumps({**saved, "tasks": ["digits#0-4", "digits#6-9"]}))
-    with pytest.raises(SystemExit, match="holds a run on other tasks"):
+    with pytest.raises(SystemExit, match=r"holds a run on other data \(digits#0-4, digits#6-9\)"):
         interleaving.complete_multilevel(pair, {"IL": interleaving.MultilevelRun("il-darts", tiny)})
 
 

@@ -61,7 +61,7 @@ def _pdarts_runs(args: argparse.Namespace) -> dict[int, Path]:
     dirs = {seed: folder / f"pdarts-seed-{seed}" for seed in range(args.seeds)}
     pending = []
     for seed, run_dir in dirs.items():
-        if not holds_this_run(run_dir, config, [seed]):
+        if not holds_this_run(run_dir, config, [seed], [args.data]):
             pending.append((run_dir.name, run_pdarts, (config, args.data, [seed], run_dir, args.device)))
         elif not finished_run(run_dir):
             pending.append((run_dir.name, resume_pdarts, (run_dir, args.device)))

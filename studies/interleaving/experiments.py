@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from bench_toolkit.data.readers import absolute_spec
 from bench_toolkit.executors import run_in_processes
 from bench_toolkit.fileio import read_json
 from bench_toolkit.search.differentiable import config_for
@@ -89,9 +88,10 @@ class MultilevelRun(NamedTuple):
 
 def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]) -> dict[str, Path]:
     """Each run over the study's seeds, reused when finished and continued when killed
-    (``run_interleaved`` resumes from its checkpoints); a directory holding the run with other
-    settings or another number of seeds stops the study (``study.holds_this_run``, as the other
-    studies), as does one on other tasks (runs of a task pair live in :func:`task_pair_dir`). Runs
+    (``run_interleaved`` resumes from its checkpoints) and grown when asked for more seeds; a
+    directory holding the run with other settings, on other tasks or over seeds the study's do not
+    start with stops the study (``study.holds_this_run``, as the other studies; runs of a task pair
+    live in :func:`task_pair_dir`). Runs
     with equal settings share a directory, so a configuration two studies need is searched once.
     With ``--workers N`` up to N configurations run at once, each in its own process (a
     configuration's seeds share one run directory, so they run one after another); a failed one
@@ -106,10 +106,7 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
         out = task_pair_dir(Path(args.runs_dir), args) / (f"{run.algo}-{settings}" + ("-single-task" if run.tasks == 1 else ""))
         directories[label] = out
         seeds, tasks = list(range(args.seeds)), [args.data, args.second_task][:run.tasks]
-        resume = holds_this_run(out, config, seeds)
-        saved_tasks = read_json(out / "config.json")["tasks"] if resume else []
-        if saved_tasks and saved_tasks != [absolute_spec(spec) for spec in tasks]:
-            raise SystemExit(f"{out} holds a run on other tasks ({', '.join(saved_tasks)}); delete it or pass another --runs-dir")
+        resume = holds_this_run(out, config, seeds, tasks)
         if not finished_run(out, seeds):
             pending[out] = (run.algo, config, tasks, args.benchmark,
                             seeds, out, args.scale, args.device, resume)
