@@ -174,8 +174,9 @@ def complete(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str
 def table_rows(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str, Path]:
     """The run directories of a table's (or figure's) rows, in the table's order: the ``--only``
     rows (all without it) completed as :func:`complete` does, and every other row whose run has
-    already finished with the same settings, data and seeds. So running one row adds it to the table
-    without dropping the rows run before, and a row still running is left out."""
+    already finished with the same settings and data, over the seeds asked or the first few of them
+    (the tables say each row's number of seeds). So running one row, or adding seeds to it, keeps
+    the rows run before in the table, and a row still running is left out."""
     wanted = complete(args, only(args, runs))
     seeds = list(range(args.seeds))
     rows: dict[str, Path] = {}
@@ -183,7 +184,7 @@ def table_rows(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[s
         run_dir = _run_dir(args, run)
         if label in wanted:
             rows[label] = wanted[label]
-        elif finished_run(run_dir, seeds) and not _why_not_this_run(run_dir, _config(run, args.scale), seeds, [args.data]):
+        elif finished_run(run_dir) and not _why_not_this_run(run_dir, _config(run, args.scale), seeds, [args.data]):
             rows[label] = run_dir
     return rows
 
