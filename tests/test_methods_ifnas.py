@@ -15,6 +15,7 @@ from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.data.batches import PairedBatches
 from bench_toolkit.data.images import ImageSet
 from bench_toolkit.nn.lchain_network import LChainStage, LChainSupernet
+from bench_toolkit.nn.supernet import Mixing
 from bench_toolkit.search.differentiable import config_for, get_method
 from bench_toolkit.search.differentiable.interleaving_free import InterleavingFree, discretisation_loss
 from bench_toolkit.spaces import lchain
@@ -53,6 +54,27 @@ def test_a_node_is_two_over_m_times_its_weighted_connections():
     node1 = 2 * edges[0] * (weights[0, 0] * stage.ops[0][0](x0) + weights[0, 1] * x0)
     node2 = edges[1] * weights[1, 1] * x0 + edges[2] * weights[2, 1] * node1
     assert torch.allclose(stage(x, weights, edges, both), node2, atol=1e-6)
+
+
+def test_the_channels_last_supernet_computes_what_the_plain_one_does():
+    """``fast`` (the default) builds the supernet channels-last: the same loss and gradients, to
+    float rounding, as the plain memory order, from the same initial weights."""
+    torch.manual_seed(0)
+    plain = LChainSupernet(10, STAGES, L, 4)
+    fast = LChainSupernet(10, STAGES, L, 4, channels_last=True)
+    fast.load_state_dict(plain.state_dict())
+    assert all(w.is_contiguous(memory_format=torch.channels_last) for w in fast.parameters() if w.dim() == 4)
+    x, y = torch.randn(6, 3, 8, 8), torch.arange(6)
+    alive = torch.rand(len(plain.alpha), 2) > 0.3
+    for model in (plain, fast):
+        mixing = Mixing(weights=model.alpha.sigmoid(), alive=alive)
+        torch.nn.functional.cross_entropy(model(x, mixing), y).backward()
+    for (name, a), b in zip(plain.named_parameters(), fast.parameters()):
+        if a.grad is None:  # a pruned op's weights
+            assert b.grad is None, name
+        else:
+            assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-6), name
+    assert sum(p.grad is not None for p in fast.parameters()) > len(list(fast.parameters())) // 2
 
 
 def test_regulariser_by_hand():

@@ -113,7 +113,7 @@ class SearchConfig:
     partial_channels: int = 1  # PC-DARTS K: each edge mixes C/K channels, the rest bypass (1: all)
     edge_normalisation: bool = False  # PC-DARTS: a beta per edge, softmax over the edges into a node
     # implementation (the same algorithm either way; see nn/fused.py and benchmarks/README.md)
-    fast: bool = True  # shared work between edges, channels-last; False: the plain per-edge reference path
+    fast: bool = True  # NB201: work shared between edges, channels-last; L-chain: channels-last; False: the plain reference path
     precision: str = "fp32"  # or "bf16": the weight and alpha steps' forward and backward under bf16 autocast
     # GDAS temperature (linear over the run's epochs)
     tau_max: float = 10.0

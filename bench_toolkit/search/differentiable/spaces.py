@@ -151,7 +151,8 @@ def _darts_path_arch(path: torch.Tensor, ops: Sequence[str]) -> str:
 def _build_lchain(num_classes: int, c: SearchConfig) -> nn.Module:
     from bench_toolkit.nn.lchain_network import LChainSupernet
 
-    return LChainSupernet(num_classes, c.stage_nodes, c.L, c.channels, c.stem, c.ops, c.alpha_init_std, c.partial_channels)
+    return LChainSupernet(num_classes, c.stage_nodes, c.L, c.channels, c.stem, c.ops, c.alpha_init_std, c.partial_channels,
+                          channels_last=c.fast)
 
 
 def _lchain(stages: Sequence[int], L: int) -> SupernetSpace:
