@@ -217,6 +217,9 @@ def test_if_nas_study_tables_read_depths_from_the_runs(tmp_path):
         assert row["depth"] == lchain.parse_arch(arch).depth() and row["epoch"] == 3
     table = if_nas.summary(finals, "depth", if_nas.PAPER_TABLE4)
     assert list(zip(table["search"], table["the paper"])) == [("w/o IF", "22.5 ± 2.0"), ("w/ IF", "43 ± 3")]  # the table's order
+    depths = finals[finals["run"] == "w/ IF"]["depth"]
+    assert table.loc[1, "depth (mini)"] == f"{depths.mean():.1f} ± {depths.std(ddof=1):.1f}" and table.loc[1, "seeds"] == 2
+    assert if_nas._mean_std(pd.Series([17.0])) == "17.0"  # one seed: no spread shown
     bound = if_nas._scale_settings(Namespace(scale="smoke"))["if_madds_bound"]
     config = config_for("smoke", get_method("if-nas").defaults, {})
     chain = lchain.LChainArch(config.L, tuple(tuple((("sep_conv_3x3", n - 1),) for n in range(1, k)) for k in config.stage_nodes))

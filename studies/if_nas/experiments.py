@@ -121,7 +121,10 @@ def _last_epochs(history: pd.DataFrame, run_order: list[str]) -> pd.DataFrame:
 
 
 def _mean_std(values: pd.Series, digits: int = 1) -> str:
-    return f"{values.mean():.{digits}f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:.{digits}f}"
+    """Mean ± sample std; one value alone, without a spread it does not have."""
+    if len(values) == 1:
+        return f"{values.iloc[0]:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 
 def summary(finals: pd.DataFrame, column: str, paper: dict) -> pd.DataFrame:
