@@ -104,17 +104,12 @@ def _run_dir(args: argparse.Namespace, run: StudyRun) -> Path:
     return Path(args.runs_dir) / scale_folder(args) / run.name
 
 
-def _saved_config(run_dir: Path) -> SearchConfig:
-    """The settings the run in ``run_dir`` was started with; settings added to the toolkit after
-    it was made take their defaults, as on resume."""
-    return SearchConfig().updated(read_json(run_dir / "config.json")["config"])
-
-
 def _why_not_this_run(run_dir: Path, config: SearchConfig, seeds: list[int], data: Sequence[str]) -> str | None:
     """Why the run in ``run_dir`` is not the run of ``config`` on ``data`` over ``seeds`` (or over
     their first few); None when it is."""
     saved = read_json(run_dir / "config.json")
-    if _saved_config(run_dir) != config:
+    # settings added to the toolkit after a run was made take their defaults, as on resume
+    if SearchConfig().updated(saved["config"]) != config:
         return "holds a run with other settings; delete it or pass another --runs-dir"
     saved_data = saved["tasks"] if "tasks" in saved else [saved.get("data")]
     if saved_data != [absolute_spec(spec) for spec in data]:

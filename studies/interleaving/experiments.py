@@ -91,11 +91,10 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
     (``run_interleaved`` resumes from its checkpoints) and grown when asked for more seeds; a
     directory holding the run with other settings, on other tasks or over seeds the study's do not
     start with stops the study (``study.holds_this_run``, as the other studies; runs of a task pair
-    live in :func:`task_pair_dir`). Runs
-    with equal settings share a directory, so a configuration two studies need is searched once.
-    With ``--workers N`` up to N configurations run at once, each in its own process (a
-    configuration's seeds share one run directory, so they run one after another); a failed one
-    does not stop the others (``executors.run_in_processes``)."""
+    live in :func:`task_pair_dir`). Runs with equal settings share a directory, so a configuration
+    two studies need is searched once. With ``--workers N`` up to N configurations run at once,
+    each in its own process (a configuration's seeds share one run directory, so they run one after
+    another); a failed one does not stop the others (``executors.run_in_processes``)."""
     if args.executor != "local":
         raise SystemExit("the interleaving studies run on this machine (--workers N); drop --executor slurm")
     directories: dict[str, Path] = {}
