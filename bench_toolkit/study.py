@@ -250,7 +250,9 @@ def write_outputs(out_dir: Path, name: str, table: pd.DataFrame, rows_of: tuple[
         if path.exists():
             kept = pd.read_csv(path)
             kept = kept[kept[column].isin(labels) & ~kept[column].isin(table[column])]
-            table = pd.concat([kept, table], ignore_index=True)
+            # counts stay integers where a kept row (read back as float beside empty cells) lacks one
+            counts = {c: "Int64" for c in table if pd.api.types.is_integer_dtype(table[c]) and c in kept}
+            table = pd.concat([kept.astype(counts), table.astype(counts)], ignore_index=True)
         order = {label: i for i, label in enumerate(labels)}
         table = table.sort_values(column, key=lambda c: c.map(order), kind="stable", ignore_index=True)
     write_table(path, table)

@@ -154,6 +154,15 @@ def test_a_rewritten_table_keeps_the_committed_rows_whose_runs_are_not_here(tmp_
     assert pd.read_csv(tmp_path / "fresh.csv", dtype=str)["method"].tolist() == ["GDAS", "RSPS"]
 
 
+def test_a_rewritten_table_keeps_seed_counts_whole(tmp_path):
+    """A kept row's count, read back as a float beside a row without one, is written as a whole
+    number again, and a row without a count stays empty."""
+    pd.DataFrame({"search": ["random", "w/o IF"], "seeds": [None, 1.0]}).to_csv(tmp_path / "t.csv", index=False)
+    common.write_outputs(tmp_path, "t", pd.DataFrame({"search": ["w/ IF"], "seeds": [2]}),
+                         rows_of=("search", ["random", "w/o IF", "w/ IF"]))
+    assert (tmp_path / "t.csv").read_text().splitlines() == ["search,seeds", "random,", "w/o IF,1", "w/ IF,2"]
+
+
 def _table(tmp_path) -> Path:
     """A benchmark table with a distinct CIFAR-10 accuracy for every NB201 cell (the index / 200)."""
     path = tmp_path / "table.csv"
@@ -215,10 +224,10 @@ def test_if_nas_study_tables_read_depths_from_the_runs(tmp_path):
         final = json.loads((tmp_path / ("with" if row["run"] == "w/ IF" else "without") / "final.json").read_text())
         arch = next(s["arch"] for s in final["per_seed"] if s["seed"] == row["seed"])
         assert row["depth"] == lchain.parse_arch(arch).depth() and row["epoch"] == 3
-    table = if_nas.summary(finals, "depth", if_nas.PAPER_TABLE4)
+    table = if_nas.summary(finals, "depth", if_nas.PAPER_TABLE4, "smoke")
     assert list(zip(table["search"], table["the paper"])) == [("w/o IF", "22.5 ± 2.0"), ("w/ IF", "43 ± 3")]  # the table's order
     depths = finals[finals["run"] == "w/ IF"]["depth"]
-    assert table.loc[1, "depth (mini)"] == f"{depths.mean():.1f} ± {depths.std(ddof=1):.1f}" and table.loc[1, "seeds"] == 2
+    assert table.loc[1, "depth (smoke)"] == f"{depths.mean():.1f} ± {depths.std(ddof=1):.1f}" and table.loc[1, "seeds"] == 2
     assert if_nas._mean_std(pd.Series([17.0])) == "17.0"  # one seed: no spread shown
     bound = if_nas._scale_settings(Namespace(scale="smoke"))["if_madds_bound"]
     config = config_for("smoke", get_method("if-nas").defaults, {})
