@@ -66,7 +66,11 @@ def figure_dir(args: argparse.Namespace) -> Path:
 
 
 def only(args: argparse.Namespace, runs: dict[str, StudyRun]) -> dict[str, StudyRun]:
-    """``runs`` restricted to ``--only`` (all when it is not given); an unknown label names the known ones."""
+    """``runs`` restricted to ``--only`` (all when it is not given); an unknown label names the known ones.
+    ``--only`` separates labels by commas, so a row's label holds none."""
+    commas = [label for label in runs if "," in label]
+    if commas:
+        raise ValueError(f"row labels {commas} hold a comma, which --only cannot name; use another separator")
     if not getattr(args, "only", None):
         return runs
     unknown = [label for label in args.only if label not in runs]

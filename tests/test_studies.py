@@ -105,6 +105,8 @@ def test_only_restricts_a_table_to_named_rows():
     assert list(common.only(parse(["--only", "GDAS"]), runs)) == ["GDAS"]
     with pytest.raises(SystemExit, match="no row 'RSPS' here; rows: DARTS-V1, GDAS"):
         common.only(parse(["--only", "GDAS,RSPS"]), runs)
+    with pytest.raises(ValueError, match="hold a comma"):
+        common.only(parse([]), {"w/ IF, threshold 0.1": common.preset_run("gdas")})
 
 
 def test_a_table_keeps_its_finished_rows_when_only_some_are_run(tmp_path, monkeypatch):
@@ -229,6 +231,10 @@ def test_if_nas_study_tables_read_depths_from_the_runs(tmp_path):
     depths = finals[finals["run"] == "w/ IF"]["depth"]
     assert table.loc[1, "depth (smoke)"] == f"{depths.mean():.1f} ± {depths.std(ddof=1):.1f}" and table.loc[1, "seeds"] == 2
     assert if_nas._mean_std(pd.Series([17.0])) == "17.0"  # one seed: no spread shown
+    threshold_rows = ["w/o IF (threshold 0.1)", "w/ IF (threshold 0.1)"]
+    args = common.parser("test", "if_nas", has_benchmark=False).parse_args(["--scale", "smoke", "--only", threshold_rows[1]])
+    chosen = common.only(args, if_nas.runs(args, ["w/ IF", *threshold_rows]))
+    assert list(chosen) == threshold_rows[1:] and chosen[threshold_rows[1]].settings["if_threshold"] == 0.1
     bound = if_nas._scale_settings(Namespace(scale="smoke"))["if_madds_bound"]
     config = config_for("smoke", get_method("if-nas").defaults, {})
     chain = lchain.LChainArch(config.L, tuple(tuple((("sep_conv_3x3", n - 1),) for n in range(1, k)) for k in config.stage_nodes))

@@ -57,8 +57,8 @@ def runs(args: argparse.Namespace, labels: list[str]) -> dict[str, StudyRun]:
                                                "partial_channels": 4}, "lchain-pc-darts"),
              **{f"IC {k}": method_run("if-nas", {**base, "if_interleaved": k}, f"if-nas-ic{k}") for k in (1, 2, 3)},
              # the reference code's pruning threshold in place of the paper's 0.01
-             "w/ IF, threshold 0.1": method_run("if-nas", {**base, "if_threshold": 0.1}, "if-nas-threshold-0.1"),
-             "w/o IF, threshold 0.1": method_run("if-nas", {**base, "if_sampling": "none", "if_threshold": 0.1},
+             "w/ IF (threshold 0.1)": method_run("if-nas", {**base, "if_threshold": 0.1}, "if-nas-threshold-0.1"),
+             "w/o IF (threshold 0.1)": method_run("if-nas", {**base, "if_sampling": "none", "if_threshold": 0.1},
                                                  "if-nas-without-if-threshold-0.1")}
     return {label: every[label] for label in labels}
 
@@ -174,7 +174,7 @@ def table3(args: argparse.Namespace) -> None:
 
 def table4(args: argparse.Namespace) -> None:
     """Table 4: w/ and w/o interleaving-free sampling -- depth of the retained networks."""
-    labels = ["w/o IF", "w/ IF", "w/o IF, threshold 0.1", "w/ IF, threshold 0.1"]
+    labels = ["w/o IF", "w/ IF", "w/o IF (threshold 0.1)", "w/ IF (threshold 0.1)"]
     run_dirs = table_rows(args, runs(args, labels))
     curve_figure(run_dirs, "depth", _out(args) / "table4_depth.png", "IF-NAS Table 4")
     write_outputs(_out(args), "table4_if_sampling", summary(final_architectures(run_dirs), "depth", PAPER_TABLE4, args.scale),
