@@ -256,7 +256,8 @@ def write_outputs(out_dir: Path, name: str, table: pd.DataFrame, rows_of: tuple[
             kept = kept[kept[column].isin(labels) & ~kept[column].isin(table[column])]
             # counts stay integers where a kept row (read back as float beside empty cells) lacks one
             counts = {c: "Int64" for c in table if pd.api.types.is_integer_dtype(table[c]) and c in kept}
-            table = pd.concat([kept.astype(counts), table.astype(counts)], ignore_index=True)
+            columns = [*table, *(c for c in kept if c not in table)]  # this table's column order, then any older extras
+            table = pd.concat([kept.astype(counts), table.astype(counts)], ignore_index=True)[columns]
         order = {label: i for i, label in enumerate(labels)}
         table = table.sort_values(column, key=lambda c: c.map(order), kind="stable", ignore_index=True)
     write_table(path, table)

@@ -158,8 +158,8 @@ def test_a_rewritten_table_keeps_the_committed_rows_whose_runs_are_not_here(tmp_
 
 def test_a_rewritten_table_keeps_seed_counts_whole(tmp_path):
     """A kept row's count, read back as a float beside a row without one, is written as a whole
-    number again, and a row without a count stays empty."""
-    pd.DataFrame({"search": ["random", "w/o IF"], "seeds": [None, 1.0]}).to_csv(tmp_path / "t.csv", index=False)
+    number again, a row without a count stays empty, and the columns follow the new table's order."""
+    pd.DataFrame({"seeds": [None, 1.0], "search": ["random", "w/o IF"]}).to_csv(tmp_path / "t.csv", index=False)
     common.write_outputs(tmp_path, "t", pd.DataFrame({"search": ["w/ IF"], "seeds": [2]}),
                          rows_of=("search", ["random", "w/o IF", "w/ IF"]))
     assert (tmp_path / "t.csv").read_text().splitlines() == ["search,seeds", "random,", "w/o IF,1", "w/ IF,2"]
