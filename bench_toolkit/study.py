@@ -202,8 +202,9 @@ def curve_figure(run_dirs: dict[str, Path], kind: str, out: Path, title: str, sh
     return epoch_plot(labelled_history(run_dirs), kind, out, title, shift, scale_epochs)
 
 
-def _per_seed(values: Sequence[float]) -> str:
-    return ", ".join(f"{v:.2f}" for v in values)
+def per_seed(values: Sequence[float], decimals: int = 2) -> str:
+    """The values of a table cell's seeds, comma-separated (``decimals=0`` for depths, epochs)."""
+    return ", ".join(f"{v:.{decimals}f}" for v in values)
 
 
 def final_table(run_dirs: dict[str, Path]) -> pd.DataFrame:
@@ -218,9 +219,9 @@ def final_table(run_dirs: dict[str, Path]) -> pd.DataFrame:
         headline = headline_answer(answers)
         if headline:
             best = apply_criteria(run_dir, [BestEpoch()])[headline]
-            row |= {f"{headline} per seed": _per_seed([s[headline] for s in final["per_seed"]]),
+            row |= {f"{headline} per seed": per_seed([s[headline] for s in final["per_seed"]]),
                     f"optimal {headline}": f"{best.mean():.2f} ± {best.std(ddof=1) if len(best) > 1 else 0.0:.2f}",
-                    f"optimal {headline} per seed": _per_seed(best)}
+                    f"optimal {headline} per seed": per_seed(best)}
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -238,8 +239,8 @@ def criteria_table(run_dir: Path, names: Sequence[str], label: str, op: str = "n
         chosen = selections[selections["criterion"] == row["criterion"]]
         rows.append({"setting": label, "criterion": row["criterion"],
                      **{a: f"{row[a + ' mean']:.2f} ± {row[a + ' std']:.2f}" for a in answers},
-                     "epoch per seed": ", ".join(str(int(e)) for e in chosen["epoch"]),
-                     **({f"{headline} per seed": _per_seed(chosen[headline])} if headline else {})})
+                     "epoch per seed": per_seed(chosen["epoch"], decimals=0),
+                     **({f"{headline} per seed": per_seed(chosen[headline])} if headline else {})})
     return pd.DataFrame(rows)
 
 

@@ -29,7 +29,7 @@ from bench_toolkit.nn.lchain_network import MaddsTable
 from bench_toolkit.search.differentiable import config_for, get_method
 from bench_toolkit.spaces import darts, lchain
 from bench_toolkit.study import (StudyRun, complete, curve_figure, figure_dir, labelled_history, method_run, table_rows,
-                                 write_outputs)
+                                 per_seed, write_outputs)
 
 PAPER_COUNTS = {"DARTS": "1.1e+18", "4-chain": "1.8e+116", "6-chain": "7.5e+163", "8-chain": "1.6e+204"}
 PAPER_TABLE4 = {"w/o IF": "22.5 ± 2.0", "w/ IF": "43 ± 3"}  # depth, IF-NAS Table 4 (ImageNet, 4 searches each)
@@ -140,7 +140,7 @@ def summary(finals: pd.DataFrame, column: str, paper: dict, scale: str) -> pd.Da
     rows = []
     for run, group in finals.groupby("run", sort=False):
         rows.append({"search": run, "the paper": paper.get(run, "—"), "seeds": len(group), f"{column} ({scale})": _mean_std(group[column]),
-                     "per seed": ", ".join(str(int(v)) for v in group[column]),
+                     "per seed": per_seed(group[column], decimals=0),
                      "interleaved pairs kept": _mean_std(group["interleaved_pairs"]),
                      "MAdds (M)": f"{group['madds_m'].mean():.3f}"})
     return pd.DataFrame(rows)
@@ -166,7 +166,7 @@ def table3(args: argparse.Namespace) -> None:
     random_depths = pd.Series([lchain.random_one_input(config.stage_nodes, config.L, rng).depth() for _ in range(100)])
     rows = [{"search": "random (100 draws)", "seeds": pd.NA, "depth": _mean_std(random_depths)}]
     rows += [{"search": run, "seeds": len(group), "depth": _mean_std(group["depth_one_input"]),
-              "per seed": ", ".join(str(int(v)) for v in group["depth_one_input"])}
+              "per seed": per_seed(group["depth_one_input"], decimals=0)}
              for run, group in finals.groupby("run", sort=False)]
     write_outputs(_out(args), "table3_one_input", pd.DataFrame(rows).astype({"seeds": "Int64"}),
                   rows_of=("search", ["random (100 draws)", *labels]))
