@@ -369,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--algo", help="black-box: random, rea, reinforce; differentiable: darts-v1, darts-v2, gdas, "
                                   "asap, prune-magnitude, prune-accumgrad, gaea-bilevel, gaea-erm, drnas, pc-darts, "
                                   "rsps, enas, setn, pdarts (three stages, DARTS space), if-nas (L-chain space); "
-                                  "multi-level: il-darts, imtnas-darts, mtl-darts")
+                                  "multi-level: il-darts, imtnas-darts, mtl-darts and their -pc-darts forms (over PC-DARTS)")
     s.add_argument("--benchmark", help=BENCHMARK_HELP)
     s.add_argument("--seeds", type=int, default=1, help="number of seeds, run as 0..K-1")
     s.add_argument("--out", help="run directory to write")
@@ -393,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
                                "one cell per stage), paper (default)")
     supernet.add_argument("--resume", metavar="DIR", help="continue the killed run in DIR with its own settings")
     supernet.add_argument("--task", action="append", default=[], metavar="SPEC",
-                          help="il-darts, imtnas-darts, mtl-darts: one learner's data SPEC (repeat, in task order)")
+                          help="multi-level methods: one learner's data SPEC (repeat, in task order)")
     supernet.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     supernet.add_argument("--precision", choices=["fp32", "bf16"],
                           help="fp32 (default) or bf16 autocast of the search steps (slower on CPU: see benchmarks/README.md)")

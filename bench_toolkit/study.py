@@ -148,6 +148,12 @@ def finished_run(run_dir: Path, seeds: list[int] | None = None) -> bool:
     return seeds is None or read_json(run_dir / "config.json")["seeds"] == seeds
 
 
+def finished_elsewhere(run_dir: Path, config: SearchConfig, seeds: list[int], data: Sequence[str]) -> bool:
+    """Whether ``run_dir`` holds a finished run of ``config`` on ``data`` over ``seeds`` or their
+    first few: a table row not asked for now (``--only``) that is shown with the seeds it has."""
+    return finished_run(run_dir) and not _why_not_this_run(run_dir, config, seeds, data)
+
+
 def complete(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str, Path]:
     """The run directory of each of ``runs`` over ``args.seeds`` seeds: reused when finished,
     continued when killed, started otherwise. The seeds of every unfinished run (configuration
@@ -183,7 +189,7 @@ def table_rows(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[s
         run_dir = _run_dir(args, run)
         if label in wanted:
             rows[label] = wanted[label]
-        elif finished_run(run_dir) and not _why_not_this_run(run_dir, _config(run, args.scale), seeds, [args.data]):
+        elif finished_elsewhere(run_dir, _config(run, args.scale), seeds, [args.data]):
             rows[label] = run_dir
     return rows
 

@@ -16,6 +16,7 @@ from bench_toolkit.cli import main
 from bench_toolkit.search.differentiable import config_for
 from bench_toolkit.search.multilevel import engine
 from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS
+from bench_toolkit.search.multilevel.hypergradient import exact_hypergradient
 from bench_toolkit.search.multilevel.run import load_tasks, resume_interleaved, run_interleaved
 from bench_toolkit.spaces import nb201
 
@@ -27,9 +28,10 @@ class Killed(Exception):
     pass
 
 
-@pytest.mark.parametrize("algo, rounds", [("il-darts", 2), ("imtnas-darts", 2), ("mtl-darts", 1)])
+@pytest.mark.parametrize("algo, rounds", [("il-darts", 2), ("imtnas-darts", 2), ("mtl-darts", 1), ("il-pc-darts", 2)])
 def test_searches_run_and_resume_bit_exactly(algo, rounds, tmp_path, monkeypatch):
-    config = config_for("smoke", MULTILEVEL_METHODS[algo], TINY)
+    # over PC-DARTS alpha and beta start stepping in the second epoch, not after its 15 warm-up epochs
+    config = config_for("smoke", MULTILEVEL_METHODS[algo], {**TINY, **({"warmup_epochs": 1} if "pc-darts" in algo else {})})
     assert config.rounds == rounds
     history = _assert_resumes_exactly(algo, config, tmp_path, monkeypatch, benchmark="analog")
     final = json.loads((tmp_path / "straight" / "final.json").read_text())
@@ -37,6 +39,38 @@ def test_searches_run_and_resume_bit_exactly(algo, rounds, tmp_path, monkeypatch
     assert sorted(set(zip(history["round"], history["learner"]))) == [(m, k) for m in range(1, rounds + 1) for k in (0, 1)]
     assert final["complete"] and nb201.as_arch(final["per_seed"][0]["arch"])
     assert history["cifar10.test_acc"].notna().all()
+    if algo.endswith("pc-darts"):  # the edges into each node share weight 1 (PC-DARTS Eq. 4)
+        for target in range(1, nb201.NUM_NODES):
+            incoming = [f"edge_weight.{name}" for name, (_, t) in zip(nb201.EDGE_NAMES, nb201.EDGES) if t == target]
+            assert np.allclose(history[incoming].sum(axis=1), 1.0)
+
+
+def test_over_pc_darts_the_hypergradient_reaches_beta_and_matches_brute_force():
+    """il-pc-darts: A is alpha with beta as one more column; the exact hypergradient through both
+    unrolled rounds equals central differences of the objective F(A) in float64, for beta (which
+    must matter: the edges into nodes 2 and 3 compete) and for one alpha."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        config = config_for("smoke", MULTILEVEL_METHODS["il-pc-darts"], TINY)
+        assert config.partial_channels == 4 and config.edge_normalisation and config.warmup_epochs == 15
+        search = engine.InterleavedSearch("il-pc-darts", config, load_tasks(["digits", "digits"], config), ["a", "b"], None, 0)
+        A = search.architecture
+        assert A.shape == (len(nb201.EDGES), len(config.ops) + 1)
+        pairs = next(zip(*[t.epoch(search.generator) for t in search.tasks]))
+        search.batches = {k: ((tx.double(), ty), (vx.double(), vy)) for k, ((tx, ty), (vx, vy)) in enumerate(pairs)}
+        problem = search.problem(eta=0.025)
+        _, exact = exact_hypergradient(problem, A)
+        beta = exact[:, -1]
+        assert beta.abs().max() > 1e-6 and beta[0].abs() < 1e-12  # node 1 has one input: its weight is always 1
+        h = 1e-5
+        for entry in [(e, len(config.ops)) for e in range(len(nb201.EDGES))] + [(2, 1)]:
+            step = torch.zeros_like(A)
+            step[entry] = h
+            values = [float(exact_hypergradient(problem, (A + sign * step).detach().requires_grad_())[0]) for sign in (1, -1)]
+            assert float(exact[entry]) == pytest.approx((values[0] - values[1]) / (2 * h), rel=1e-5, abs=1e-9)
+    finally:
+        torch.set_default_dtype(previous)
 
 
 def test_the_l2_coupling_pulls_the_second_learner_toward_the_first(tmp_path):
@@ -71,7 +105,6 @@ def test_bad_task_specs_are_one_line_before_anything_is_written(tmp_path, capsys
          "the tasks' images differ in size"),
         (["--task", "digits", "--task", "digits", "--set", 'transfer="kl"'], "transfer must be one of l2, mmd, embedding-l2, similarity, none"),
         (["--task", "digits", "--task", "digits", "--data", "digits"], "reads its images from the --task specs"),
-        (["--task", "digits", "--task", "digits", "--set", "partial_channels=2"], "over PC-DARTS"),
         (["--task", "digits", "--task", "digits", "--set", 'stage_weights="hypernetwork"', "--set",
           'multilevel_gradient="finite-difference"'], "use multilevel_gradient=exact with stage_weights=hypernetwork"),
     ]:
@@ -90,7 +123,7 @@ def test_hypernetwork_generates_every_stage_and_resumes_bit_exactly(tmp_path, mo
     net = search.hypernetwork
     assert isinstance(net, WeightHypernetwork) and not search.weights
     assert net.chunks == -(-net.total // CHUNK) and net.mlp[0].out_features == 30 and net.mlp[2].out_features == 50
-    first, second = (net(search.alpha, k, 0) for k in (0, 1))
+    first, second = (net(search.architecture, k, 0) for k in (0, 1))
     assert first.keys() == {n for n, _ in search.encoder.named_parameters() if n not in ("alpha", "beta")}
     assert any(not torch.equal(first[n], second[n]) for n in first)  # the task index changes the weights
     stored = sum(p.numel() for p in net.parameters())
@@ -138,8 +171,8 @@ def test_mtl_with_shared_weights_runs_resumes_and_shares(sharing, tmp_path, monk
     # the joint lower level is the sum of the tasks' losses (and, soft, the coupling)
     search.batches = {k: pair for k, pair in enumerate(next(zip(*[t.epoch(search.generator) for t in search.tasks])))}
     (H,) = search.heads.values()
-    separate = sum(engine.InterleavedSearch.train_loss(search, search.alpha, *search._task(W, H, k), k) for k in (0, 1))
-    assert float(search.train_loss(search.alpha, W, H, 0).detach()) == pytest.approx(float(separate.detach()))
+    separate = sum(engine.InterleavedSearch.train_loss(search, search.architecture, *search._task(W, H, k), k) for k in (0, 1))
+    assert float(search.train_loss(search.architecture, W, H, 0).detach()) == pytest.approx(float(separate.detach()))
     if sharing == "soft":  # the copies start equal; moving one by 0.1 costs il_lambda * 0.1^2 per number
         name = next(n for n in W if n.startswith("1/"))
         with torch.no_grad():

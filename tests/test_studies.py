@@ -324,6 +324,19 @@ def test_interleaving_runs_of_another_task_pair_get_their_own_folder_and_are_nev
         interleaving.complete_multilevel(pair, {"IL": interleaving.MultilevelRun("il-darts", tiny)})
 
 
+def test_interleaving_only_runs_the_rows_named_and_shows_the_others_once_finished(tmp_path):
+    interleaving = _study_experiments("interleaving")
+    tiny = {"images_per_class": 8, "channels": 4, "batch_size": 16, "epochs": 1}
+    runs = {"IL": interleaving.MultilevelRun("il-darts", tiny), "MTL": interleaving.MultilevelRun("mtl-darts", tiny)}
+    args = vars(_interleaving_args(tmp_path))
+    first = interleaving.complete_multilevel(Namespace(**{**args, "only": ["MTL"]}), runs)
+    assert list(first) == ["MTL"] and [d.name for d in first["MTL"].parent.iterdir()] == [first["MTL"].name]
+    both = interleaving.complete_multilevel(Namespace(**{**args, "only": ["IL"]}), runs)
+    assert list(both) == ["IL", "MTL"] and both["MTL"] == first["MTL"]
+    with pytest.raises(SystemExit, match="--only: no row 'ILL' here; rows: IL, MTL"):
+        interleaving.complete_multilevel(Namespace(**{**args, "only": ["ILL"]}), runs)
+
+
 def test_interleaving_single_task_baseline_searches_the_first_task_alone(tmp_path):
     interleaving = _study_experiments("interleaving")
     args = _interleaving_args(tmp_path)
@@ -360,6 +373,9 @@ def test_interleaving_studies_run_the_papers_settings(tmp_path, monkeypatch):
     assert [config(f"MTL-{k}-Darts2nd").mtl_sharing for k in ("SAO", "HWS", "SWS")] == ["none", "hard", "soft"]
     assert seen["Darts2nd (single task)"].tasks == 1 and seen["MTL (Eq. 10)"].tasks == 2
     assert seen["IMTNAS-Darts2nd"] == seen["Ours (MMD hinge)"] == seen["C = 20"] == seen["tau = 5"]
+    pc = [config(label) for label in ("IL-PCDARTS", "MTL-PCDARTS", "IMTNAS-Pcdarts", "MTL-HWS-Pcdarts")]
+    assert all(c.partial_channels == 4 and c.edge_normalisation for c in pc) and pc[3].mtl_sharing == "hard"
+    assert seen["PC-DARTS (single task)"].tasks == seen["Pcdarts (single task)"].tasks == 1
     assert "CIFAR-100 20.71" in interleaving.PAPER_IMTNAS["C = 0 (no transfer)"]
 
 

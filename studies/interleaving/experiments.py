@@ -22,12 +22,15 @@ from bench_toolkit.fileio import read_json
 from bench_toolkit.search.differentiable import config_for
 from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS
 from bench_toolkit.search.multilevel.run import run_interleaved
-from bench_toolkit.study import finished_run, holds_this_run, scale_folder, write_outputs
+from bench_toolkit.study import finished_elsewhere, finished_run, holds_this_run, only, scale_folder, write_outputs
 
 PAPER_IL = {  # IL Tables 2 and 3: test error (%) of the found cell trained on CIFAR-100 / CIFAR-10 (600 epochs)
     "DARTS-2nd (single task)": "CIFAR-100 20.58 ± 0.44, CIFAR-10 2.76 ± 0.09",
     "MTL (Eq. 10)": "CIFAR-100 18.92 ± 0.17, CIFAR-10 2.91 ± 0.12",
     "IL (DARTS-2nd)": "CIFAR-100 17.12 ± 0.08, CIFAR-10 2.62 ± 0.04",
+    "PC-DARTS (single task)": "CIFAR-100 17.96 ± 0.15, CIFAR-10 2.57 ± 0.07",
+    "MTL-PCDARTS": "CIFAR-100 18.11 ± 0.27, CIFAR-10 2.63 ± 0.05",
+    "IL-PCDARTS": "CIFAR-100 17.83 ± 0.14, CIFAR-10 2.55 ± 0.11",
 }
 PAPER_IMTNAS = {  # IMTNAS Tables 3, 6, 8, 10: test error (%) of the found cell trained on CIFAR-100 / CIFAR-10
     "Darts2nd (single task)": "CIFAR-100 20.54 ± 0.41, CIFAR-10 2.75 ± 0.07",
@@ -35,6 +38,11 @@ PAPER_IMTNAS = {  # IMTNAS Tables 3, 6, 8, 10: test error (%) of the found cell 
     "MTL-HWS-Darts2nd": "CIFAR-100 18.78 ± 0.30, CIFAR-10 2.86 ± 0.06",
     "MTL-SWS-Darts2nd": "CIFAR-100 18.74 ± 0.09, CIFAR-10 2.73 ± 0.11",
     "IMTNAS-Darts2nd": "CIFAR-100 17.33 ± 0.10, CIFAR-10 2.65 ± 0.02",
+    "Pcdarts (single task)": "CIFAR-100 17.92 ± 0.13, CIFAR-10 2.51 ± 0.05",
+    "MTL-SAO-Pcdarts": "CIFAR-100 18.06 ± 0.22, CIFAR-10 2.64 ± 0.10",
+    "MTL-HWS-Pcdarts": "CIFAR-100 18.14 ± 0.15, CIFAR-10 2.69 ± 0.12",
+    "MTL-SWS-Pcdarts": "CIFAR-100 18.00 ± 0.41, CIFAR-10 2.51 ± 0.11",
+    "IMTNAS-Pcdarts": "CIFAR-100 17.31 ± 0.08, CIFAR-10 2.43 ± 0.03",
     "Ours (MMD hinge)": "CIFAR-100 17.33 ± 0.10, CIFAR-10 2.65 ± 0.02",
     "L2-Weights": "CIFAR-100 18.46 ± 0.09, CIFAR-10 2.72 ± 0.05",
     "L2-Embedding": "CIFAR-100 18.31 ± 0.13, CIFAR-10 2.73 ± 0.05",
@@ -97,14 +105,20 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
     another); a failed one does not stop the others (``executors.run_in_processes``)."""
     if args.executor != "local":
         raise SystemExit("the interleaving studies run on this machine (--workers N); drop --executor slurm")
+    wanted = only(args, runs)
     directories: dict[str, Path] = {}
     pending: dict[Path, tuple] = {}
+    seeds = list(range(args.seeds))
     for label, run in runs.items():
         config = config_for(args.scale, MULTILEVEL_METHODS[run.algo], {"resolution": 16, **run.settings})
         settings = "-".join(f"{k}{_setting_text(v)}" for k, v in run.settings.items()) or "default"
         out = task_pair_dir(Path(args.runs_dir), args) / (f"{run.algo}-{settings}" + ("-single-task" if run.tasks == 1 else ""))
+        tasks = [args.data, args.second_task][:run.tasks]
+        if label not in wanted:  # shown with the seeds it has when finished (--only)
+            if out.exists() and finished_elsewhere(out, config, seeds, tasks):
+                directories[label] = out
+            continue
         directories[label] = out
-        seeds, tasks = list(range(args.seeds)), [args.data, args.second_task][:run.tasks]
         resume = holds_this_run(out, config, seeds, tasks)
         if not finished_run(out, seeds):
             pending[out] = (run.algo, config, tasks, args.benchmark,
@@ -128,66 +142,72 @@ def cell_table(run_dirs: dict[str, Path], paper: dict[str, str]) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
+def _table(args: argparse.Namespace, name: str, runs: dict[str, MultilevelRun], paper: dict[str, str]) -> None:
+    """Complete the ``--only`` rows of a study (all without it) and write its table ``name``, with
+    the other rows whose runs have finished here or that its CSV already holds."""
+    write_outputs(_tables_dir(args), name, cell_table(complete_multilevel(args, runs), paper), rows_of=("search", list(runs)))
+
+
 def il_vs_mtl(args: argparse.Namespace) -> None:
-    """IL Tables 2-3 (search side): single-task DARTS-2nd, MTL (Eq. 10) and IL over the same two tasks."""
-    runs = complete_multilevel(args, {"DARTS-2nd (single task)": MultilevelRun("mtl-darts", {}, tasks=1),
-                                      "MTL (Eq. 10)": MultilevelRun("mtl-darts", {}),
-                                      "IL (DARTS-2nd)": MultilevelRun("il-darts", {})})
-    write_outputs(_tables_dir(args), "il_vs_mtl", cell_table(runs, PAPER_IL))
+    """IL Tables 2-3 (search side): single-task search, MTL (Eq. 10) and IL over the same two tasks,
+    over DARTS-2nd and over PC-DARTS."""
+    _table(args, "il_vs_mtl", {
+        "DARTS-2nd (single task)": MultilevelRun("mtl-darts", {}, tasks=1),
+        "MTL (Eq. 10)": MultilevelRun("mtl-darts", {}),
+        "IL (DARTS-2nd)": MultilevelRun("il-darts", {}),
+        "PC-DARTS (single task)": MultilevelRun("mtl-pc-darts", {}, tasks=1),
+        "MTL-PCDARTS": MultilevelRun("mtl-pc-darts", {}),
+        "IL-PCDARTS": MultilevelRun("il-pc-darts", {})}, PAPER_IL)
 
 
 def imtnas_vs_mtl(args: argparse.Namespace) -> None:
-    """IMTNAS Table 3, DARTS-2nd group (search side): single task, MTL sharing the architecture only,
-    with hard and with soft weight sharing, and IMTNAS."""
-    runs = complete_multilevel(args, {"Darts2nd (single task)": MultilevelRun("mtl-darts", {}, tasks=1),
-                                      "MTL-SAO-Darts2nd": MultilevelRun("mtl-darts", {}),
-                                      "MTL-HWS-Darts2nd": MultilevelRun("mtl-darts", {"mtl_sharing": "hard"}),
-                                      "MTL-SWS-Darts2nd": MultilevelRun("mtl-darts", {"mtl_sharing": "soft"}),
-                                      "IMTNAS-Darts2nd": MultilevelRun("imtnas-darts", {})})
-    write_outputs(_tables_dir(args), "imtnas_vs_mtl", cell_table(runs, PAPER_IMTNAS))
+    """IMTNAS Table 3, DARTS-2nd and PC-DARTS groups (search side): single task, MTL sharing the
+    architecture only, with hard and with soft weight sharing, and IMTNAS."""
+    runs = {}
+    for base, name in (("darts", "Darts2nd"), ("pc-darts", "Pcdarts")):
+        runs |= {f"{name} (single task)": MultilevelRun(f"mtl-{base}", {}, tasks=1),
+                 f"MTL-SAO-{name}": MultilevelRun(f"mtl-{base}", {}),
+                 f"MTL-HWS-{name}": MultilevelRun(f"mtl-{base}", {"mtl_sharing": "hard"}),
+                 f"MTL-SWS-{name}": MultilevelRun(f"mtl-{base}", {"mtl_sharing": "soft"}),
+                 f"IMTNAS-{name}": MultilevelRun(f"imtnas-{base}", {})}
+    _table(args, "imtnas_vs_mtl", runs, PAPER_IMTNAS)
 
 
 def lambda_sweep(args: argparse.Namespace) -> None:
     """IL Fig. 2: the L2 coupling weight lambda (0.01 .. 1000; the paper's default 100)."""
-    runs = complete_multilevel(args, {f"lambda {lam:g}": MultilevelRun("il-darts", {} if lam == 100.0 else {"il_lambda": lam})
-                                      for lam in (0.01, 1.0, 100.0, 1000.0)})
-    write_outputs(_tables_dir(args), "il_lambda", cell_table(runs, {}))
+    _table(args, "il_lambda", {f"lambda {lam:g}": MultilevelRun("il-darts", {} if lam == 100.0 else {"il_lambda": lam})
+                               for lam in (0.01, 1.0, 100.0, 1000.0)}, {})
 
 
 def rounds_sweep(args: argparse.Namespace) -> None:
     """IL Fig. 3 / IMTNAS Table 9: M = 1, 2, 3 rounds."""
-    runs = complete_multilevel(args, {f"M = {m}": MultilevelRun("il-darts", {} if m == 2 else {"rounds": m})
-                                      for m in (1, 2, 3)})
-    write_outputs(_tables_dir(args), "il_rounds", cell_table(runs, {}))
+    _table(args, "il_rounds", {f"M = {m}": MultilevelRun("il-darts", {} if m == 2 else {"rounds": m}) for m in (1, 2, 3)}, {})
 
 
 def transfer_ablation(args: argparse.Namespace) -> None:
     """IMTNAS Table 6: its distribution-matching transfer against L2 on weights, L2 on embeddings
     and example similarity, each coupling consecutive learners of IMTNAS-Darts2nd."""
-    runs = complete_multilevel(args, {label: MultilevelRun("imtnas-darts", settings) for label, settings in (
+    _table(args, "imtnas_transfer", {label: MultilevelRun("imtnas-darts", settings) for label, settings in (
         ("Ours (MMD hinge)", {}), ("L2-Weights", {"transfer": "l2"}), ("L2-Embedding", {"transfer": "embedding-l2"}),
-        ("Example-Similarity", {"transfer": "similarity"}))})
-    write_outputs(_tables_dir(args), "imtnas_transfer", cell_table(runs, PAPER_IMTNAS))
+        ("Example-Similarity", {"transfer": "similarity"}))}, PAPER_IMTNAS)
 
 
 def task_order(args: argparse.Namespace) -> None:
     """IL Table 5 / IMTNAS Table 7: IMTNAS-Darts2nd with the first task (``--data``) first, then second."""
-    runs = complete_multilevel(args, {"first task first": MultilevelRun("imtnas-darts", {}),
-                                      "second task first": MultilevelRun("imtnas-darts", {"task_order": (1, 0)})})
-    write_outputs(_tables_dir(args), "imtnas_task_order", cell_table(runs, {}))
+    _table(args, "imtnas_task_order", {"first task first": MultilevelRun("imtnas-darts", {}),
+                                       "second task first": MultilevelRun("imtnas-darts", {"task_order": (1, 0)})}, {})
 
 
 def augmentations_sweep(args: argparse.Namespace) -> None:
     """IMTNAS Table 8: C augmentations per example (C = 0: no transfer; the paper's default 20)."""
-    runs = complete_multilevel(args, {"C = 0 (no transfer)": MultilevelRun("imtnas-darts", {"transfer": "none"}),
-                                      **{f"C = {c}": MultilevelRun("imtnas-darts", {} if c == 20 else {"mmd_augmentations": c})
-                                         for c in (3, 10, 20, 30, 40)}})
-    write_outputs(_tables_dir(args), "imtnas_augmentations", cell_table(runs, PAPER_IMTNAS))
+    _table(args, "imtnas_augmentations", {
+        "C = 0 (no transfer)": MultilevelRun("imtnas-darts", {"transfer": "none"}),
+        **{f"C = {c}": MultilevelRun("imtnas-darts", {} if c == 20 else {"mmd_augmentations": c}) for c in (3, 10, 20, 30, 40)}},
+        PAPER_IMTNAS)
 
 
 def tau_sweep(args: argparse.Namespace) -> None:
     """IMTNAS Table 10: the MMD threshold tau (0.1 .. 100; the paper's default 5). The RBF kernel
     bounds the MMD by 2, so the hinge is zero for tau >= 2 (transfer.py)."""
-    runs = complete_multilevel(args, {f"tau = {t:g}": MultilevelRun("imtnas-darts", {} if t == 5.0 else {"mmd_tau": t})
-                                      for t in (0.1, 1.0, 5.0, 25.0, 100.0)})
-    write_outputs(_tables_dir(args), "imtnas_tau", cell_table(runs, PAPER_IMTNAS))
+    _table(args, "imtnas_tau", {f"tau = {t:g}": MultilevelRun("imtnas-darts", {} if t == 5.0 else {"mmd_tau": t})
+                                for t in (0.1, 1.0, 5.0, 25.0, 100.0)}, PAPER_IMTNAS)

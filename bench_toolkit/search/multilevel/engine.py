@@ -23,6 +23,13 @@ of ``transfer``: ``l2`` (weights), ``embedding-l2`` (lambda = ``il_lambda``), ``
 :class:`~.hypernetwork.WeightHypernetwork` from (alpha, task, round) instead of stored per stage;
 every stage's step trains it (and the hypergradient follows alpha into the generated weights too).
 
+**Over PC-DARTS** (``il-pc-darts``, ``imtnas-pc-darts``, ``mtl-pc-darts``; IL Tables 2-3 and IMTNAS
+Table 3's PC-DARTS rows): the supernet mixes ops on 1/K of the channels and weights the edges into
+a node by the softmax of beta (PC-DARTS Sec. 3.2-3.3). The architecture A is then alpha with beta
+as one more column, ``(edges, ops + 1)``, so the hypergradient, Adam and the checkpoint treat both as
+one tensor, and beta reaches the encoder as its ``beta`` parameter in each functional call. The
+derived cell uses the edge weights where the space does (DARTS: the two strongest inputs).
+
 The supernet's BatchNorm layers keep one set of running statistics for all stages (the search
 trains in train mode, where batch statistics are used; the derived cell is what is kept).
 """
@@ -62,6 +69,11 @@ MULTILEVEL_METHODS: dict[str, dict[str, Any]] = {
     # IL Eq. 10: one round, no coupling
     "mtl-darts": {"transfer": "none", "rounds": 1, "w_weight_decay": 3e-4, "w_nesterov": False},
 }
+# IL Sec. 4.3 "the rest follow PC-DARTS": partial channels K = 4, edge normalisation, alpha frozen for
+# the first 15 epochs (the IL papers' own alpha optimiser, Adam at 3e-4, is kept)
+PC_DARTS = {"partial_channels": 4, "edge_normalisation": True, "warmup_epochs": 15}
+MULTILEVEL_METHODS |= {name.replace("-darts", "-pc-darts"): {**settings, **PC_DARTS}
+                       for name, settings in list(MULTILEVEL_METHODS.items())}
 
 
 def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -82,7 +94,10 @@ class InterleavedSearch:
         features = encoder.classifier.in_features
         encoder.classifier = nn.Identity()  # the encoder's forward now ends at the pooled features
         self.encoder = encoder.to(self.device)
-        self.alpha = encoder.alpha
+        # A: alpha, and PC-DARTS's beta as one more column (module docstring)
+        self.normalised_edges = encoder.beta is not None
+        self.architecture = (nn.Parameter(torch.cat([encoder.alpha.detach(), encoder.beta.detach()[:, None]], dim=1))
+                             if self.normalised_edges else encoder.alpha)
         names = [n for n, _ in encoder.named_parameters() if n not in ("alpha", "beta")]
         self.stages = stage_order(len(tasks), config.rounds, config.task_order or None)
         initial = {n: p.detach().clone() for n, p in encoder.named_parameters() if n in names}
@@ -90,7 +105,7 @@ class InterleavedSearch:
         self.hypernetwork: WeightHypernetwork | None = None
         self.weights: dict[tuple[int, int], Params] = {}
         if config.stage_weights == "hypernetwork":
-            self.hypernetwork = WeightHypernetwork(initial, self.alpha.numel(), len(tasks), config.rounds).to(self.device)
+            self.hypernetwork = WeightHypernetwork(initial, encoder.alpha.numel(), len(tasks), config.rounds).to(self.device)
         else:
             self.weights = {s: {n: initial[n].clone().requires_grad_(True) for n in names} for s in self.stages}
         self.heads: dict[tuple[int, int], Params] = {}
@@ -107,7 +122,7 @@ class InterleavedSearch:
         self.schedulers = {key: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=max(1, config.epochs * iterations),
                                                                            eta_min=config.w_lr_min)
                            for key, o in self.w_optimizers.items()}
-        self.a_optimizer = torch.optim.Adam([self.alpha], lr=config.a_lr, betas=(config.a_beta1, config.a_beta2),
+        self.a_optimizer = torch.optim.Adam([self.architecture], lr=config.a_lr, betas=(config.a_beta1, config.a_beta2),
                                             weight_decay=config.a_weight_decay)
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch = 0
@@ -119,9 +134,12 @@ class InterleavedSearch:
 
     # -- the pieces of the multi-level problem -------------------------------------------------------
 
+    def split(self, A: torch.Tensor) -> tuple[torch.Tensor, Params]:
+        """Alpha, and the encoder parameters A holds besides it (``{"beta": ...}`` over PC-DARTS)."""
+        return (A[:, :-1], {"beta": A[:, -1]}) if self.normalised_edges else (A, {})
+
     def _logits(self, A: torch.Tensor, W: Params, H: Params, x: torch.Tensor) -> torch.Tensor:
-        features = torch.func.functional_call(self.encoder, W, (x, Mixing(A.softmax(dim=-1))), strict=False)
-        return features @ H["weight"].T + H["bias"]
+        return self._embed(A, W, x) @ H["weight"].T + H["bias"]
 
     def train_loss(self, A: torch.Tensor, W: Params, H: Params, learner: int) -> torch.Tensor:
         x, y = self.batches[learner][0]
@@ -132,7 +150,8 @@ class InterleavedSearch:
         return F.cross_entropy(self._logits(A, W, H, x), y)
 
     def _embed(self, A: torch.Tensor, W: Params, x: torch.Tensor) -> torch.Tensor:
-        return torch.func.functional_call(self.encoder, W, (x, Mixing(A.softmax(dim=-1))), strict=False)
+        alpha, extra = self.split(A)
+        return torch.func.functional_call(self.encoder, {**W, **extra}, (x, Mixing(alpha.softmax(dim=-1))), strict=False)
 
     def transfer(self, A: torch.Tensor, W: Params, prev: Params, learner: int) -> torch.Tensor:
         c = self.config
@@ -172,11 +191,11 @@ class InterleavedSearch:
             self._sets[k] = augment(copies, self.generator).view(len(images), c.mmd_augmentations, *images.shape[1:])
 
     def stage_weights(self, s: tuple[int, int], A: torch.Tensor) -> Params:
-        """Stage ``s``'s encoder weights: its own, or generated from ``A`` by the hypernetwork."""
-        return self.weights[s] if self.hypernetwork is None else self.hypernetwork(A, s[1], s[0])
+        """Stage ``s``'s encoder weights: its own, or generated from A's alpha by the hypernetwork."""
+        return self.weights[s] if self.hypernetwork is None else self.hypernetwork(self.split(A)[0], s[1], s[0])
 
     def problem(self, eta: float) -> MultiLevel:
-        weights = {s: self.stage_weights(s, self.alpha) for s in self.stages}
+        weights = {s: self.stage_weights(s, self.architecture) for s in self.stages}
         return MultiLevel(self.stages, weights, self.heads, self.train_loss, self.transfer, self.val_loss, eta,
                           head_at_unrolled=self.config.transfer == "mmd")
 
@@ -186,20 +205,25 @@ class InterleavedSearch:
         return self.schedulers[self.stages[0]].get_last_lr()[0]
 
     def alpha_step(self) -> None:
-        """After the warm-up epochs: alpha's hypergradient through the unrolled stages, then Adam."""
+        """After the warm-up epochs: A's hypergradient through the unrolled stages, then Adam."""
         if self.epoch < self.config.warmup_epochs:
             return
         gradient = exact_hypergradient if self.config.multilevel_gradient == "exact" else finite_difference_hypergradient
-        _, grad = gradient(self.problem(self._lr()), self.alpha)
-        self.alpha.grad = grad
+        _, grad = gradient(self.problem(self._lr()), self.architecture)
+        self.architecture.grad = grad
         self.a_optimizer.step()
         self.a_optimizer.zero_grad(set_to_none=True)
+        if self.normalised_edges:  # the encoder's own alpha and beta follow A (edge weights, checkpoint)
+            alpha, extra = self.split(self.architecture.detach())
+            with torch.no_grad():
+                self.encoder.alpha.copy_(alpha)
+                self.encoder.beta.copy_(extra["beta"])
 
     def train_step(self) -> dict[tuple[int, int], np.ndarray]:
         if self.config.transfer == "mmd":
             self._draw_sets()
         self.alpha_step()
-        A = self.alpha.detach()
+        A = self.architecture.detach()
         stats = {}
         steppers = [s for s in self.w_optimizers if s != "hypernetwork"]
         for index, s in enumerate(self.stages):
@@ -245,12 +269,17 @@ class InterleavedSearch:
         return self._record(sums, max(1, steps), time.perf_counter() - start)
 
     def _record(self, sums: dict, steps: int, seconds: float) -> list[dict[str, Any]]:
-        alpha = self.alpha.detach().cpu().double().numpy()
+        alpha = self.encoder.alpha.detach().cpu().double().numpy()
         weights = edge_softmax(alpha)
-        arch = self.space.derive(alpha, weights, self.config.ops, self.config.derive_exclude_none, None)
+        with torch.no_grad():
+            edge_weights = self.encoder.edge_weights().cpu().double().numpy() if self.normalised_edges else None
+        arch = self.space.derive(alpha, weights, self.config.ops, self.config.derive_exclude_none, None, edge_weights)
         shared = {"arch": arch, "entropy": float(normalized_entropy(weights).mean()),
                   **{f"magnitude.{op}": m for op, m in operation_magnitudes(weights, self.config.ops).items()},
                   **benchmark_answers(self.bench, arch), "lr_w": self._lr(), "epoch_seconds": seconds}
+        if edge_weights is not None:  # PC-DARTS: each edge's weight among the edges entering its node
+            names = self.space.beta_names or self.space.edge_names
+            shared |= {f"edge_weight.{edge}": float(w) for edge, w in zip(names, edge_weights)}
         rows = []
         for s in self.row_stages:
             means = sums[s] / steps
@@ -277,6 +306,9 @@ class InterleavedSearch:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.epoch = state["epoch"]
         self.encoder.load_state_dict(state["encoder"])
+        if self.normalised_edges:
+            with torch.no_grad():
+                self.architecture.copy_(torch.cat([self.encoder.alpha, self.encoder.beta[:, None]], dim=1))
         with torch.no_grad():
             for s in self.stages:
                 for n, w in self.weights.get(s, {}).items():
@@ -348,7 +380,7 @@ class JointMultiTask(InterleavedSearch):
 
     def train_step(self) -> dict[tuple[int, int], np.ndarray]:
         self.alpha_step()
-        A, joint = self.alpha.detach(), self.stages[0]
+        A, joint = self.architecture.detach(), self.stages[0]
         W, H = self.weights[joint], self.heads[joint]
         optimizer = self.w_optimizers[joint]
         optimizer.zero_grad(set_to_none=True)

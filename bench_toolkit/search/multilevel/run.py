@@ -81,12 +81,10 @@ def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], 
         raise BenchToolkitError(f"unknown multi-level method '{algo}'; choose one of: {', '.join(MULTILEVEL_METHODS)}")
     if benchmark_spec and not get_supernet_space(config.space).has_benchmark:
         raise BenchToolkitError(f"no tabular benchmark answers for the {config.space} space; drop --benchmark")
-    if config.partial_channels > 1 or config.edge_normalisation:
-        raise BenchToolkitError("interleaving learning over PC-DARTS (partial channels, edge normalisation) is not "
-                                "built: its edge weights would need their own hypergradient; drop those settings")
-    if config.mtl_sharing != "none" and (algo != "mtl-darts" or config.stage_weights != "copies"):
-        raise BenchToolkitError("mtl_sharing (hard or soft weight sharing) is a variant of mtl-darts with stored "
-                                "weights; use --algo mtl-darts without stage_weights")
+    multi_task = algo.startswith("mtl-")
+    if config.mtl_sharing != "none" and (not multi_task or config.stage_weights != "copies"):
+        raise BenchToolkitError("mtl_sharing (hard or soft weight sharing) is a variant of mtl-darts (or mtl-pc-darts) "
+                                "with stored weights; use --algo mtl-darts without stage_weights")
     if config.stage_weights == "hypernetwork" and config.multilevel_gradient != "exact":
         raise BenchToolkitError("generated stage weights depend on alpha, which the finite-difference hypergradient "
                                 "leaves out; use multilevel_gradient=exact with stage_weights=hypernetwork")
@@ -99,8 +97,8 @@ def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], 
     if not resume and (out / "config.json").exists():
         raise BenchToolkitError(f"'{out}' already holds a run; continue it with --resume {out}, or choose a new --out")
     bench = load_benchmark(benchmark_spec) if benchmark_spec else None
-    # mtl-darts over one task is the single-task DARTS-2nd baseline (IL Table 2, IMTNAS Table 3)
-    tasks = load_tasks(task_specs, config, minimum=1 if algo == "mtl-darts" and config.mtl_sharing == "none" else 2)
+    # mtl-darts over one task is the single-task DARTS-2nd baseline (IL Table 2, IMTNAS Table 3), mtl-pc-darts PC-DARTS's
+    tasks = load_tasks(task_specs, config, minimum=1 if multi_task and config.mtl_sharing == "none" else 2)
     lock = lock_run_directory(out)
     previous_threads = torch.get_num_threads()
     if threads:
