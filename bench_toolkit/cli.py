@@ -369,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--algo", help="black-box: random, rea, reinforce; differentiable: darts-v1, darts-v2, gdas, "
                                   "asap, prune-magnitude, prune-accumgrad, gaea-bilevel, gaea-erm, drnas, pc-darts, "
                                   "rsps, enas, setn, pdarts (three stages, DARTS space), if-nas (L-chain space); "
-                                  "multi-level: il-darts, imtnas-darts, mtl-darts and their -pc-darts forms (over PC-DARTS)")
+                                  "multi-level: il-darts, imtnas-darts, mtl-darts, il-pc-darts, imtnas-pc-darts, mtl-pc-darts")
     s.add_argument("--benchmark", help=BENCHMARK_HELP)
     s.add_argument("--seeds", type=int, default=1, help="number of seeds, run as 0..K-1")
     s.add_argument("--out", help="run directory to write")
