@@ -96,8 +96,7 @@ class InterleavedSearch:
         self.encoder = encoder.to(self.device)
         # A: alpha, and PC-DARTS's beta as one more column (module docstring)
         self.normalised_edges = encoder.beta is not None
-        self.architecture = (nn.Parameter(torch.cat([encoder.alpha.detach(), encoder.beta.detach()[:, None]], dim=1))
-                             if self.normalised_edges else encoder.alpha)
+        self.architecture = nn.Parameter(self._packed(encoder)) if self.normalised_edges else encoder.alpha
         names = [n for n, _ in encoder.named_parameters() if n not in ("alpha", "beta")]
         self.stages = stage_order(len(tasks), config.rounds, config.task_order or None)
         initial = {n: p.detach().clone() for n, p in encoder.named_parameters() if n in names}
@@ -133,6 +132,11 @@ class InterleavedSearch:
         self.row_stages = list(self.stages)  # the (round, learner) of each history row
 
     # -- the pieces of the multi-level problem -------------------------------------------------------
+
+    @staticmethod
+    def _packed(encoder: nn.Module) -> torch.Tensor:
+        """A over PC-DARTS from the encoder's own alpha and beta (the inverse of :meth:`split`)."""
+        return torch.cat([encoder.alpha.detach(), encoder.beta.detach()[:, None]], dim=1)
 
     def split(self, A: torch.Tensor) -> tuple[torch.Tensor, Params]:
         """Alpha, and the encoder parameters A holds besides it (``{"beta": ...}`` over PC-DARTS)."""
@@ -308,7 +312,7 @@ class InterleavedSearch:
         self.encoder.load_state_dict(state["encoder"])
         if self.normalised_edges:
             with torch.no_grad():
-                self.architecture.copy_(torch.cat([self.encoder.alpha, self.encoder.beta[:, None]], dim=1))
+                self.architecture.copy_(self._packed(self.encoder))
         with torch.no_grad():
             for s in self.stages:
                 for n, w in self.weights.get(s, {}).items():
