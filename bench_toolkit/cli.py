@@ -151,6 +151,10 @@ def _search_differentiable(args: argparse.Namespace) -> None:
         from bench_toolkit.search.multilevel.run import resume_interleaved
 
         return _print_final(resume_interleaved(args.resume, args.device), Path(args.resume))
+    if args.resume and _saved_kind(Path(args.resume)) == "multilevel-pdarts":
+        from bench_toolkit.search.multilevel.progressive import resume_progressive
+
+        return _print_pdarts(resume_progressive(args.resume, args.device, args.threads), args.resume)
     if args.resume and _saved_kind(Path(args.resume)) == "pdarts":
         from bench_toolkit.search.differentiable.progressive import resume_pdarts
 
@@ -172,10 +176,14 @@ def _search_differentiable(args: argparse.Namespace) -> None:
             settings["precision"] = args.precision
         data, scale = args.data or DEFAULT_DATA, args.scale or "paper"
         if args.task:
-            from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS
+            from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS, is_progressive
+            from bench_toolkit.search.multilevel.progressive import run_progressive
             from bench_toolkit.search.multilevel.run import run_interleaved
 
             config = config_for(scale, MULTILEVEL_METHODS[args.algo], settings)
+            if is_progressive(args.algo):
+                return _print_pdarts(run_progressive(args.algo, config, args.task, args.benchmark, list(range(args.seeds)),
+                                                     out, scale, args.device, threads=args.threads), args.out)
             benchmark = args.benchmark or _default_benchmark(config.space)
             return _print_final(run_interleaved(args.algo, config, args.task, benchmark, list(range(args.seeds)), out,
                                                 scale, args.device), out)
@@ -369,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--algo", help="black-box: random, rea, reinforce; differentiable: darts-v1, darts-v2, gdas, "
                                   "asap, prune-magnitude, prune-accumgrad, gaea-bilevel, gaea-erm, drnas, pc-darts, "
                                   "rsps, enas, setn, pdarts (three stages, DARTS space), if-nas (L-chain space); "
-                                  "multi-level: il-darts, imtnas-darts, mtl-darts, il-pc-darts, imtnas-pc-darts, mtl-pc-darts")
+                                  "multi-level: il-darts, imtnas-darts, mtl-darts, il-pc-darts, imtnas-pc-darts, mtl-pc-darts, "
+                                  "il-pdarts, imtnas-pdarts, mtl-pdarts (P-DARTS's three stages, DARTS space)")
     s.add_argument("--benchmark", help=BENCHMARK_HELP)
     s.add_argument("--seeds", type=int, default=1, help="number of seeds, run as 0..K-1")
     s.add_argument("--out", help="run directory to write")

@@ -218,3 +218,95 @@ def test_interleaving_searches_the_darts_cell_as_its_encoder(tmp_path):
     assert len(genotype.normal) == len(genotype.reduce) == 8
     history = pd.read_parquet(tmp_path / "il" / "history.parquet")
     assert sorted(zip(history["round"], history["learner"])) == [(1, 0), (1, 1)]
+
+
+def _pdarts_config(**settings):
+    """il-pdarts at smoke size: one round, the DARTS space's first stage (5 cells) unless set."""
+    return config_for("smoke", MULTILEVEL_METHODS["il-pdarts"], {**TINY, "rounds": 1, **settings})
+
+
+def test_over_pdarts_pruned_ops_get_no_weight_and_no_hypergradient():
+    """One P-DARTS stage under IL: alpha's softmax runs over the ops each edge still has, so a
+    dropped op has weight exactly 0 and hypergradient exactly 0, and the kept ops' hypergradient
+    equals float64 central differences of F(A)."""
+    from bench_toolkit.spaces import darts
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        kept = ("skip_connect", "sep_conv_3x3", "avg_pool_3x3")
+        config = _pdarts_config(edge_ops=[list(kept)] * len(darts.EDGE_NAMES))
+        assert MULTILEVEL_METHODS["il-pdarts"] | {"epochs": 25, "warmup_epochs": 10, "space": "darts"} == MULTILEVEL_METHODS["il-pdarts"]
+        search = engine.InterleavedSearch("il-pdarts", config, load_tasks(["digits", "digits"], config), ["a", "b"], None, 0)
+        alive = torch.tensor([[op in kept for op in config.ops]] * len(darts.EDGE_NAMES))
+        weights = search.mixing(search.architecture, search.generator, 0).weights
+        assert torch.all(weights[~alive] == 0) and torch.allclose(weights.sum(dim=1), torch.ones(len(weights)))
+        pairs = next(zip(*[t.epoch(search.generator) for t in search.tasks]))
+        search.batches = {k: ((tx.double(), ty), (vx.double(), vy)) for k, ((tx, ty), (vx, vy)) in enumerate(pairs)}
+        problem = search.problem(eta=0.025)
+        A = search.architecture
+        _, exact = exact_hypergradient(problem, A)
+        assert torch.all(exact[~alive] == 0) and exact[alive].abs().max() > 1e-6
+        h = 1e-5
+        for entry in [(0, config.ops.index("sep_conv_3x3")), (20, config.ops.index("skip_connect"))]:
+            step = torch.zeros_like(A)
+            step[entry] = h
+            values = [float(exact_hypergradient(problem, (A + sign * step).detach().requires_grad_())[0]) for sign in (1, -1)]
+            assert float(exact[entry]) == pytest.approx((values[0] - values[1]) / (2 * h), rel=1e-5, abs=1e-9)
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def test_a_pdarts_stage_with_skip_dropout_resumes_bit_exactly(tmp_path, monkeypatch):
+    """Skip dropout draws from torch's generator, which the checkpoint carries (the resumed epoch 2
+    drops at 0.4 / 3); the history reports the stage's scheduled rate (P-DARTS: p (E - e - 1) / E
+    while alpha is frozen -- here throughout, to keep the test fast)."""
+    config = _pdarts_config(epochs=3, warmup_epochs=3, skip_dropout=0.4, images_per_class=4)
+    straight = _assert_resumes_exactly("il-pdarts", config, tmp_path, monkeypatch)
+    assert straight["skip_dropout"].tolist() == pytest.approx([0.4 * 2 / 3] * 2 + [0.4 * 1 / 3] * 2 + [0.0] * 2)
+
+
+def test_il_over_pdarts_runs_three_stages_and_continues_a_killed_run(tmp_path, capsys):
+    """``search --algo il-pdarts``: 5, 11, 17 cells with 8, 5, 3 ops an edge, the stages' skip
+    dropout 0.1, 0.4, 0.7, a genotype with at most two skips; a run killed before its last stage
+    continues there (``--resume``) and ends the same. (Alpha frozen throughout, to keep the test
+    fast: the stages then keep the ops of largest initial alpha; the hypergradient is tested above,
+    the skip dropout's schedule below.)"""
+    import shutil
+
+    from bench_toolkit.spaces import darts
+
+    sizes = ["--set", "images_per_class=4", "--set", "resolution=8", "--set", "channels=4", "--set", "batch_size=16",
+             "--set", "rounds=1", "--set", "epochs=1", "--set", "warmup_epochs=1"]
+    main(["search", "--algo", "il-pdarts", "--task", "digits", "--task", "digits", "--scale", "smoke", *sizes,
+          "--out", str(tmp_path / "run")])
+    final = json.loads((tmp_path / "run" / "final.json").read_text())
+    def config_of(stage_dir):
+        return json.loads((stage_dir / "config.json").read_text())["config"]
+
+    for stage, (ops_per_edge, cells, rate) in enumerate([(8, 1, 0.1), (5, 3, 0.4), (3, 5, 0.7)], start=1):
+        stage_dir = tmp_path / "run" / "seed-0" / f"stage-{stage}"
+        assert config_of(stage_dir)["cells_per_stage"] == cells
+        alphas = pd.read_parquet(stage_dir / "alphas.parquet")
+        assert (alphas.groupby("edge")["weight"].apply(lambda w: int((w > 0).sum())) == ops_per_edge).all()
+        history = pd.read_parquet(stage_dir / "history.parquet")
+        assert sorted(zip(history["round"], history["learner"])) == [(1, 0), (1, 1)]
+        assert config_of(stage_dir)["skip_dropout"] == rate
+    limited = darts.parse_genotype(final["per_seed"]["0"]["genotype_max_2_skips"])
+    assert sum(op == "skip_connect" for op, _ in limited.normal) <= 2
+    assert "seed 0 genotype_max_2_skips: Genotype(" in capsys.readouterr().out
+    shutil.rmtree(tmp_path / "run" / "seed-0" / "stage-3")
+    (tmp_path / "run" / "final.json").unlink()
+    main(["search", "--resume", str(tmp_path / "run")])
+    assert json.loads((tmp_path / "run" / "final.json").read_text()) == final
+
+
+def test_il_over_pdarts_refuses_another_space_and_a_benchmark_in_one_line(tmp_path, capsys):
+    for extra, message in ((["--space", "nb201"], "il-pdarts searches the DARTS space, as P-DARTS"),
+                           (["--benchmark", "analog"], "no tabular benchmark answers for the darts space")):
+        out = tmp_path / "run"
+        assert main(["search", "--algo", "il-pdarts", "--task", "digits", "--task", "digits", "--scale", "smoke", *extra,
+                     "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], err
+        assert not out.exists()

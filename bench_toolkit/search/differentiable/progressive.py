@@ -14,11 +14,13 @@ engine (method ``pdarts``), as its reference ``train_search.py`` for CIFAR-10:
 
 Each seed's stages are run directories ``OUT/seed-S/stage-K``; ``OUT/final.json`` holds each
 seed's genotype before and after the skip limit. A killed run continues stage by stage.
+:func:`progressive_stages` is the stage loop; the multi-level searches over P-DARTS
+(:mod:`bench_toolkit.search.multilevel.progressive`) run their stages through it too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,20 @@ def run_pdarts(config: SearchConfig, data_spec: str, seeds: Sequence[int], out_d
     if not resume:
         write_json(out / "config.json", {"kind": "pdarts", "algo": "pdarts", "bench_toolkit_version": __version__,
                                          "data": data_spec, "seeds": list(seeds), "config": config.as_dict()})
+
+    def search_stage(stage_config: SearchConfig, seed: int, stage_dir: Path) -> None:
+        run_supernet_search("pdarts", stage_config, data_spec, None, [seed], stage_dir, device=device, threads=threads)
+
+    return progressive_stages(config, seeds, out, search_stage,
+                              lambda stage_dir: resume_supernet_search(stage_dir, device=device, threads=threads))
+
+
+def progressive_stages(config: SearchConfig, seeds: Sequence[int], out: Path,
+                       search_stage: Callable[[SearchConfig, int, Path], object],
+                       resume_stage: Callable[[Path], object]) -> dict[str, Any]:
+    """The three stages of every seed, each searched by ``search_stage(stage_config, seed, stage_dir)``
+    (a run directory whose ``alphas.parquet`` holds the seed's op weights per epoch), a killed one
+    continued by ``resume_stage(stage_dir)``, a finished one kept; returns (and writes) ``final.json``."""
     per_seed = {}
     for seed in seeds:
         alive = np.ones((len(darts.EDGE_NAMES), len(config.ops)), dtype=bool)
@@ -106,10 +122,9 @@ def run_pdarts(config: SearchConfig, data_spec: str, seeds: Sequence[int], out_d
             if final.exists() and read_json(final).get("complete", False):
                 pass  # finished earlier
             elif (stage_dir / "config.json").exists():
-                resume_supernet_search(stage_dir, device=device, threads=threads)
+                resume_stage(stage_dir)
             else:
-                run_supernet_search("pdarts", _stage_config(config, stage, alive), data_spec, None, [seed], stage_dir,
-                                    device=device, threads=threads)
+                search_stage(_stage_config(config, stage, alive), seed, stage_dir)
             weights = _final_weights(stage_dir, seed, config.ops)
             if stage < len(KEEP):
                 alive = keep_strongest(weights, alive, KEEP[stage])

@@ -30,6 +30,12 @@ as one more column, ``(edges, ops + 1)``, so the hypergradient, Adam and the che
 one tensor, and beta reaches the encoder as its ``beta`` parameter in each functional call. The
 derived cell uses the edge weights where the space does (DARTS: the two strongest inputs).
 
+**Over P-DARTS** (``il-pdarts``, ``imtnas-pdarts``, ``mtl-pdarts``; IL Tables 2-4, IMTNAS Table 3's
+Pdarts rows): one search here is one P-DARTS stage -- alpha enters through P-DARTS's mixing policy
+(:class:`~bench_toolkit.search.differentiable.mixing.ProgressiveStage`: the softmax over the ops each
+edge still has, dropout on skip_connect at the stage's scheduled rate) -- and
+:mod:`.progressive` runs the three stages, deepening the network and shrinking the ops between them.
+
 The supernet's BatchNorm layers keep one set of running statistics for all stages (the search
 trains in train mode, where batch statistics are used; the derived cell is what is kept).
 """
@@ -48,10 +54,11 @@ from torch import nn
 
 from bench_toolkit.benchmarks import Benchmark
 from bench_toolkit.data.batches import PairedBatches, augment
-from bench_toolkit.diagnostics.recorder import benchmark_answers, edge_softmax, normalized_entropy, operation_magnitudes
+from bench_toolkit.diagnostics.recorder import benchmark_answers, normalized_entropy, operation_magnitudes
 from bench_toolkit.fileio import write_atomic
-from bench_toolkit.nn.supernet import Mixing
 from bench_toolkit.search.differentiable.config import SearchConfig
+from bench_toolkit.search.differentiable.engine import get_method
+from bench_toolkit.search.differentiable.mixing import MixingPolicy
 from bench_toolkit.search.differentiable.spaces import space_of
 from bench_toolkit.search.multilevel.hypergradient import (
     MultiLevel, Params, exact_hypergradient, finite_difference_hypergradient, stage_order,
@@ -72,8 +79,18 @@ MULTILEVEL_METHODS: dict[str, dict[str, Any]] = {
 # IL Sec. 4.3 "the rest follow PC-DARTS": partial channels K = 4, edge normalisation, alpha frozen for
 # the first 15 epochs (the IL papers' own alpha optimiser, Adam at 3e-4, is kept)
 PC_DARTS = {"partial_channels": 4, "edge_normalisation": True, "warmup_epochs": 15}
-MULTILEVEL_METHODS |= {name.replace("-darts", "-pc-darts"): {**settings, **PC_DARTS}
-                       for name, settings in list(MULTILEVEL_METHODS.items())}
+# IL Sec. 4.3 / IMTNAS App. E.3 "the rest follow P-DARTS": per stage P-DARTS's 25 epochs of which 10
+# with alpha frozen, cosine to 0, starting from 5 cells (the DARTS space, cells_per_stage 1); the IL
+# papers' Adam at 3e-4 and batch 64 kept. The stages' depth, ops and skip dropout: .progressive
+P_DARTS = {"space": "darts", "cells_per_stage": 1, "epochs": 25, "warmup_epochs": 10, "w_lr_min": 0.0}
+BASES = dict(MULTILEVEL_METHODS)
+MULTILEVEL_METHODS |= {name.replace("-darts", "-pc-darts"): {**settings, **PC_DARTS} for name, settings in BASES.items()}
+MULTILEVEL_METHODS |= {name.replace("-darts", "-pdarts"): {**settings, **P_DARTS} for name, settings in BASES.items()}
+
+
+def is_progressive(algo: str) -> bool:
+    """The methods searched in P-DARTS's three stages (one run of :class:`InterleavedSearch` each)."""
+    return algo.endswith("-pdarts")
 
 
 def _accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -90,6 +107,8 @@ class InterleavedSearch:
         torch.manual_seed(seed)
         random.seed(seed)
         self.space = space_of(config)
+        # how alpha enters the ops: the softmax over all ops, or P-DARTS's stage (ops kept, skip dropout)
+        self.mixing = get_method("pdarts").mixing(config) if is_progressive(algo) else MixingPolicy()
         encoder = self.space.build(tasks[0].num_classes, config)
         features = encoder.classifier.in_features
         encoder.classifier = nn.Identity()  # the encoder's forward now ends at the pooled features
@@ -155,7 +174,8 @@ class InterleavedSearch:
 
     def _embed(self, A: torch.Tensor, W: Params, x: torch.Tensor) -> torch.Tensor:
         alpha, extra = self.split(A)
-        return torch.func.functional_call(self.encoder, {**W, **extra}, (x, Mixing(alpha.softmax(dim=-1))), strict=False)
+        mixing = self.mixing(alpha, self.generator, self.epoch)
+        return torch.func.functional_call(self.encoder, {**W, **extra}, (x, mixing), strict=False)
 
     def transfer(self, A: torch.Tensor, W: Params, prev: Params, learner: int) -> torch.Tensor:
         c = self.config
@@ -274,13 +294,15 @@ class InterleavedSearch:
 
     def _record(self, sums: dict, steps: int, seconds: float) -> list[dict[str, Any]]:
         alpha = self.encoder.alpha.detach().cpu().double().numpy()
-        weights = edge_softmax(alpha)
+        weights = self.mixing.distribution(alpha, self.epoch)
         with torch.no_grad():
             edge_weights = self.encoder.edge_weights().cpu().double().numpy() if self.normalised_edges else None
-        arch = self.space.derive(alpha, weights, self.config.ops, self.config.derive_exclude_none, None, edge_weights)
+        arch = self.space.derive(alpha, weights, self.config.ops, self.config.derive_exclude_none, self.mixing.derivable(),
+                                 edge_weights)
         shared = {"arch": arch, "entropy": float(normalized_entropy(weights).mean()),
                   **{f"magnitude.{op}": m for op, m in operation_magnitudes(weights, self.config.ops).items()},
-                  **benchmark_answers(self.bench, arch), "lr_w": self._lr(), "epoch_seconds": seconds}
+                  **benchmark_answers(self.bench, arch), **self.mixing.columns(self.epoch), "lr_w": self._lr(),
+                  "epoch_seconds": seconds}
         if edge_weights is not None:  # PC-DARTS: each edge's weight among the edges entering its node
             names = self.space.beta_names or self.space.edge_names
             shared |= {f"edge_weight.{edge}": float(w) for edge, w in zip(names, edge_weights)}

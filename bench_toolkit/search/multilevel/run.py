@@ -17,7 +17,8 @@ import pandas as pd
 import torch
 
 from bench_toolkit import __version__
-from bench_toolkit.benchmarks import load_benchmark
+from bench_toolkit.benchmarks import Benchmark, load_benchmark
+from bench_toolkit.data.batches import PairedBatches
 from bench_toolkit.data.readers import absolute_spec
 from bench_toolkit.devices import checked_device
 from bench_toolkit.errors import BenchToolkitError
@@ -28,7 +29,7 @@ from bench_toolkit.fileio import (
 from bench_toolkit.search.differentiable.config import SearchConfig
 from bench_toolkit.search.differentiable.jobs import load_search_data
 from bench_toolkit.search.differentiable.spaces import get_supernet_space
-from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS, InterleavedSearch, JointMultiTask
+from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS, InterleavedSearch, JointMultiTask, is_progressive
 from bench_toolkit.search.multilevel.hypergradient import stage_order
 
 
@@ -48,8 +49,7 @@ def load_tasks(specs: Sequence[str], config: SearchConfig, minimum: int = 2):
 def _alpha_rows(search: InterleavedSearch) -> list[dict[str, Any]]:
     rows = []
     for epoch, alpha in enumerate(search.alphas, start=1):
-        weights = np.exp(alpha - alpha.max(axis=1, keepdims=True))
-        weights /= weights.sum(axis=1, keepdims=True)
+        weights = search.mixing.distribution(alpha, epoch)  # P-DARTS: 0 for the ops an edge no longer has
         for e, edge in enumerate(search.space.edge_names):
             rows += [{"seed": search.seed, "epoch": epoch, "edge": edge, "op": op, "alpha": float(alpha[e, k]),
                       "weight": float(weights[e, k])} for k, op in enumerate(search.config.ops)]
@@ -71,11 +71,10 @@ def _write(out: Path, searches: list[InterleavedSearch], seeds: Sequence[int]) -
     return final
 
 
-def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], benchmark_spec: str | None,
-                    seeds: Sequence[int], out: str | Path, scale: str = "paper", device: str = "cpu",
-                    resume: bool = False, threads: int | None = None) -> dict[str, Any]:
-    """Check everything (tasks loaded, benchmark opened) before writing, then run every seed
-    (with ``threads`` torch threads where given, as a study's worker process asks)."""
+def checked_search(algo: str, config: SearchConfig, task_specs: Sequence[str], benchmark_spec: str | None,
+                   device: str) -> tuple[list[PairedBatches], Benchmark | None]:
+    """The tasks and the benchmark of a multi-level search, after every check on its settings (one
+    line each); nothing written."""
     checked_device(device)
     if algo not in MULTILEVEL_METHODS:
         raise BenchToolkitError(f"unknown multi-level method '{algo}'; choose one of: {', '.join(MULTILEVEL_METHODS)}")
@@ -92,13 +91,24 @@ def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], 
         stage_order(len(task_specs), config.rounds, config.task_order or None)
     except ValueError as error:
         raise BenchToolkitError(f"task_order: {error}") from None
+    if is_progressive(algo) and config.space != "darts":
+        raise BenchToolkitError(f"{algo} searches the DARTS space, as P-DARTS; drop space or set space=darts")
+    bench = load_benchmark(benchmark_spec) if benchmark_spec else None
+    # mtl-darts over one task is the single-task DARTS-2nd baseline (IL Table 2, IMTNAS Table 3), mtl-pc-darts PC-DARTS's
+    return load_tasks(task_specs, config, minimum=1 if multi_task and config.mtl_sharing == "none" else 2), bench
+
+
+def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], benchmark_spec: str | None,
+                    seeds: Sequence[int], out: str | Path, scale: str = "paper", device: str = "cpu",
+                    resume: bool = False, threads: int | None = None) -> dict[str, Any]:
+    """Check everything (tasks loaded, benchmark opened) before writing, then run every seed
+    (with ``threads`` torch threads where given, as a study's worker process asks). For the
+    ``-pdarts`` methods this is one P-DARTS stage; :func:`.progressive.run_progressive` runs all three."""
     out = output_directory(out)
     task_specs, benchmark_spec = [absolute_spec(spec) for spec in task_specs], absolute_spec(benchmark_spec)
     if not resume and (out / "config.json").exists():
         raise BenchToolkitError(f"'{out}' already holds a run; continue it with --resume {out}, or choose a new --out")
-    bench = load_benchmark(benchmark_spec) if benchmark_spec else None
-    # mtl-darts over one task is the single-task DARTS-2nd baseline (IL Table 2, IMTNAS Table 3), mtl-pc-darts PC-DARTS's
-    tasks = load_tasks(task_specs, config, minimum=1 if multi_task and config.mtl_sharing == "none" else 2)
+    tasks, bench = checked_search(algo, config, task_specs, benchmark_spec, device)
     lock = lock_run_directory(out)
     previous_threads = torch.get_num_threads()
     if threads:
