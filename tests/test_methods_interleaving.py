@@ -45,32 +45,44 @@ def test_searches_run_and_resume_bit_exactly(algo, rounds, tmp_path, monkeypatch
             assert np.allclose(history[incoming].sum(axis=1), 1.0)
 
 
-def test_over_pc_darts_the_hypergradient_reaches_beta_and_matches_brute_force():
+@pytest.fixture
+def float64():
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+def _first_batches_problem(search):
+    """The multi-level problem over the search's first pair of batches, in float64."""
+    pairs = next(zip(*[t.epoch(search.generator) for t in search.tasks]))
+    search.batches = {k: ((tx.double(), ty), (vx.double(), vy)) for k, ((tx, ty), (vx, vy)) in enumerate(pairs)}
+    return search.problem(eta=0.025)
+
+
+def _assert_central_differences(problem, A, exact, entries, h=1e-5):
+    """Each listed entry of the exact hypergradient equals the central difference of F(A)."""
+    for entry in entries:
+        step = torch.zeros_like(A)
+        step[entry] = h
+        values = [float(exact_hypergradient(problem, (A + sign * step).detach().requires_grad_())[0]) for sign in (1, -1)]
+        assert float(exact[entry]) == pytest.approx((values[0] - values[1]) / (2 * h), rel=1e-5, abs=1e-9)
+
+
+def test_over_pc_darts_the_hypergradient_reaches_beta_and_matches_brute_force(float64):
     """il-pc-darts: A is alpha with beta as one more column; the exact hypergradient through both
     unrolled rounds equals central differences of the objective F(A) in float64, for beta (which
     must matter: the edges into nodes 2 and 3 compete) and for one alpha."""
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        config = config_for("smoke", MULTILEVEL_METHODS["il-pc-darts"], TINY)
-        assert config.partial_channels == 4 and config.edge_normalisation and config.warmup_epochs == 15
-        search = engine.InterleavedSearch("il-pc-darts", config, load_tasks(["digits", "digits"], config), ["a", "b"], None, 0)
-        A = search.architecture
-        assert A.shape == (len(nb201.EDGES), len(config.ops) + 1)
-        pairs = next(zip(*[t.epoch(search.generator) for t in search.tasks]))
-        search.batches = {k: ((tx.double(), ty), (vx.double(), vy)) for k, ((tx, ty), (vx, vy)) in enumerate(pairs)}
-        problem = search.problem(eta=0.025)
-        _, exact = exact_hypergradient(problem, A)
-        beta = exact[:, -1]
-        assert beta.abs().max() > 1e-6 and beta[0].abs() < 1e-12  # node 1 has one input: its weight is always 1
-        h = 1e-5
-        for entry in [(e, len(config.ops)) for e in range(len(nb201.EDGES))] + [(2, 1)]:
-            step = torch.zeros_like(A)
-            step[entry] = h
-            values = [float(exact_hypergradient(problem, (A + sign * step).detach().requires_grad_())[0]) for sign in (1, -1)]
-            assert float(exact[entry]) == pytest.approx((values[0] - values[1]) / (2 * h), rel=1e-5, abs=1e-9)
-    finally:
-        torch.set_default_dtype(previous)
+    config = config_for("smoke", MULTILEVEL_METHODS["il-pc-darts"], TINY)
+    assert config.partial_channels == 4 and config.edge_normalisation and config.warmup_epochs == 15
+    search = engine.InterleavedSearch("il-pc-darts", config, load_tasks(["digits", "digits"], config), ["a", "b"], None, 0)
+    A = search.architecture
+    assert A.shape == (len(nb201.EDGES), len(config.ops) + 1)
+    problem = _first_batches_problem(search)
+    _, exact = exact_hypergradient(problem, A)
+    beta = exact[:, -1]
+    assert beta.abs().max() > 1e-6 and beta[0].abs() < 1e-12  # node 1 has one input: its weight is always 1
+    _assert_central_differences(problem, A, exact, [(e, len(config.ops)) for e in range(len(nb201.EDGES))] + [(2, 1)])
 
 
 def test_the_l2_coupling_pulls_the_second_learner_toward_the_first(tmp_path):
@@ -225,36 +237,24 @@ def _pdarts_config(**settings):
     return config_for("smoke", MULTILEVEL_METHODS["il-pdarts"], {**TINY, "rounds": 1, **settings})
 
 
-def test_over_pdarts_pruned_ops_get_no_weight_and_no_hypergradient():
+def test_over_pdarts_pruned_ops_get_no_weight_and_no_hypergradient(float64):
     """One P-DARTS stage under IL: alpha's softmax runs over the ops each edge still has, so a
     dropped op has weight exactly 0 and hypergradient exactly 0, and the kept ops' hypergradient
     equals float64 central differences of F(A)."""
     from bench_toolkit.spaces import darts
 
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        kept = ("skip_connect", "sep_conv_3x3", "avg_pool_3x3")
-        config = _pdarts_config(edge_ops=[list(kept)] * len(darts.EDGE_NAMES))
-        assert MULTILEVEL_METHODS["il-pdarts"] | {"epochs": 25, "warmup_epochs": 10, "space": "darts"} == MULTILEVEL_METHODS["il-pdarts"]
-        search = engine.InterleavedSearch("il-pdarts", config, load_tasks(["digits", "digits"], config), ["a", "b"], None, 0)
-        alive = torch.tensor([[op in kept for op in config.ops]] * len(darts.EDGE_NAMES))
-        weights = search.mixing(search.architecture, search.generator, 0).weights
-        assert torch.all(weights[~alive] == 0) and torch.allclose(weights.sum(dim=1), torch.ones(len(weights)))
-        pairs = next(zip(*[t.epoch(search.generator) for t in search.tasks]))
-        search.batches = {k: ((tx.double(), ty), (vx.double(), vy)) for k, ((tx, ty), (vx, vy)) in enumerate(pairs)}
-        problem = search.problem(eta=0.025)
-        A = search.architecture
-        _, exact = exact_hypergradient(problem, A)
-        assert torch.all(exact[~alive] == 0) and exact[alive].abs().max() > 1e-6
-        h = 1e-5
-        for entry in [(0, config.ops.index("sep_conv_3x3")), (20, config.ops.index("skip_connect"))]:
-            step = torch.zeros_like(A)
-            step[entry] = h
-            values = [float(exact_hypergradient(problem, (A + sign * step).detach().requires_grad_())[0]) for sign in (1, -1)]
-            assert float(exact[entry]) == pytest.approx((values[0] - values[1]) / (2 * h), rel=1e-5, abs=1e-9)
-    finally:
-        torch.set_default_dtype(previous)
+    kept = ("skip_connect", "sep_conv_3x3", "avg_pool_3x3")
+    config = _pdarts_config(edge_ops=[list(kept)] * len(darts.EDGE_NAMES))
+    assert MULTILEVEL_METHODS["il-pdarts"] | {"epochs": 25, "warmup_epochs": 10, "space": "darts"} == MULTILEVEL_METHODS["il-pdarts"]
+    search = engine.InterleavedSearch("il-pdarts", config, load_tasks(["digits", "digits"], config), ["a", "b"], None, 0)
+    alive = torch.tensor([[op in kept for op in config.ops]] * len(darts.EDGE_NAMES))
+    weights = search.mixing(search.architecture, search.generator, 0).weights
+    assert torch.all(weights[~alive] == 0) and torch.allclose(weights.sum(dim=1), torch.ones(len(weights)))
+    problem = _first_batches_problem(search)
+    A = search.architecture
+    _, exact = exact_hypergradient(problem, A)
+    assert torch.all(exact[~alive] == 0) and exact[alive].abs().max() > 1e-6
+    _assert_central_differences(problem, A, exact, [(0, config.ops.index("sep_conv_3x3")), (20, config.ops.index("skip_connect"))])
 
 
 def test_a_pdarts_stage_with_skip_dropout_resumes_bit_exactly(tmp_path, monkeypatch):
