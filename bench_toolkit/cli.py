@@ -137,6 +137,12 @@ def _search_blackbox(args: argparse.Namespace) -> None:
     )
 
 
+def _refuse_seed_parallelism(args: argparse.Namespace) -> None:
+    if args.workers != 1 or args.executor != "local":
+        raise BenchToolkitError("--workers and --executor spread a supernet search's seeds; a multi-level search runs its "
+                                "seeds one after another in this process (run one search per seed to spread them)")
+
+
 def _search_differentiable(args: argparse.Namespace) -> None:
     import json
     from pathlib import Path
@@ -146,11 +152,13 @@ def _search_differentiable(args: argparse.Namespace) -> None:
     from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
     from bench_toolkit.search.differentiable.presets import get_preset
 
+    if args.task or (args.resume and _saved_kind(Path(args.resume)) in ("multilevel", "multilevel-pdarts")):
+        _refuse_seed_parallelism(args)
     executor = executor_from_args(args, default_folder=str(Path(args.resume or args.out) / "slurm_logs"))
     if args.resume and _saved_kind(Path(args.resume)) == "multilevel":
         from bench_toolkit.search.multilevel.run import resume_interleaved
 
-        return _print_final(resume_interleaved(args.resume, args.device), Path(args.resume))
+        return _print_final(resume_interleaved(args.resume, args.device, args.threads), Path(args.resume))
     if args.resume and _saved_kind(Path(args.resume)) == "multilevel-pdarts":
         from bench_toolkit.search.multilevel.progressive import resume_progressive
 
@@ -186,7 +194,7 @@ def _search_differentiable(args: argparse.Namespace) -> None:
                                                      out, scale, args.device, threads=args.threads), args.out)
             benchmark = args.benchmark or _default_benchmark(config.space)
             return _print_final(run_interleaved(args.algo, config, args.task, benchmark, list(range(args.seeds)), out,
-                                                scale, args.device), out)
+                                                scale, args.device, threads=args.threads), out)
         config = config_for(scale, get_method(args.algo).defaults, settings)
         if args.algo == "pdarts":
             from bench_toolkit.search.differentiable.progressive import run_pdarts

@@ -119,12 +119,29 @@ def test_bad_task_specs_are_one_line_before_anything_is_written(tmp_path, capsys
         (["--task", "digits", "--task", "digits", "--data", "digits"], "reads its images from the --task specs"),
         (["--task", "digits", "--task", "digits", "--set", 'stage_weights="hypernetwork"', "--set",
           'multilevel_gradient="finite-difference"'], "use multilevel_gradient=exact with stage_weights=hypernetwork"),
+        (["--task", "digits", "--task", "digits", "--set", 'mtl_sharing="hard"'],
+         "variant of the MTL baselines (mtl-darts, mtl-pc-darts, mtl-pdarts)"),
+        (["--task", "digits", "--task", "digits", "--workers", "2"], "runs its seeds one after another in this process"),
     ]:
         out = tmp_path / "out"
         assert main(["search", "--algo", "il-darts", "--scale", "smoke", *argv, "--out", str(out)]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
         assert not out.exists()
+
+
+def test_threads_reach_the_search_and_its_resume(tmp_path, monkeypatch):
+    calls = []
+    set_threads = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(n) or set_threads(n))
+    sizes = [arg for k, v in {**TINY, "epochs": 1}.items() for arg in ("--set", f"{k}={v}")]
+    out = str(tmp_path / "run")
+    assert main(["search", "--algo", "il-darts", "--task", "digits", "--task", "digits", "--scale", "smoke", *sizes,
+                 "--threads", "1", "--out", out]) == 0
+    assert calls[0] == 1 and len(calls) == 2  # set for the search, then given back
+    calls.clear()
+    assert main(["search", "--resume", out, "--threads", "1"]) == 0
+    assert calls[0] == 1 and len(calls) == 2
 
 
 def test_hypernetwork_generates_every_stage_and_resumes_bit_exactly(tmp_path, monkeypatch):

@@ -47,7 +47,7 @@ def run_progressive(algo: str, config: SearchConfig, task_specs: Sequence[str], 
     def search_stage(stage_config: SearchConfig, seed: int, stage_dir: Path) -> None:
         run_interleaved(algo, stage_config, task_specs, benchmark_spec, [seed], stage_dir, scale, device, threads=threads)
 
-    return progressive_stages(config, seeds, out, search_stage, lambda stage_dir: resume_interleaved(stage_dir, device))
+    return progressive_stages(config, seeds, out, search_stage, lambda stage_dir: resume_interleaved(stage_dir, device, threads))
 
 
 def resume_progressive(out: str | Path, device: str = "cpu", threads: int | None = None) -> dict[str, Any]:

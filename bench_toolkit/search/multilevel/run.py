@@ -82,8 +82,9 @@ def checked_search(algo: str, config: SearchConfig, task_specs: Sequence[str], b
         raise BenchToolkitError(f"no tabular benchmark answers for the {config.space} space; drop --benchmark")
     multi_task = algo.startswith("mtl-")
     if config.mtl_sharing != "none" and (not multi_task or config.stage_weights != "copies"):
-        raise BenchToolkitError("mtl_sharing (hard or soft weight sharing) is a variant of mtl-darts (or mtl-pc-darts) "
-                                "with stored weights; use --algo mtl-darts without stage_weights")
+        mtl_methods = ", ".join(m for m in MULTILEVEL_METHODS if m.startswith("mtl-"))
+        raise BenchToolkitError(f"mtl_sharing (hard or soft weight sharing) is a variant of the MTL baselines ({mtl_methods}) "
+                                "with stored weights; use one of them without stage_weights")
     if config.stage_weights == "hypernetwork" and config.multilevel_gradient != "exact":
         raise BenchToolkitError("generated stage weights depend on alpha, which the finite-difference hypergradient "
                                 "leaves out; use multilevel_gradient=exact with stage_weights=hypernetwork")
@@ -146,11 +147,11 @@ def run_interleaved(algo: str, config: SearchConfig, task_specs: Sequence[str], 
         unlock_run_directory(lock)
 
 
-def resume_interleaved(out: str | Path, device: str = "cpu") -> dict[str, Any]:
-    """Continue a killed run with the settings it was started with."""
+def resume_interleaved(out: str | Path, device: str = "cpu", threads: int | None = None) -> dict[str, Any]:
+    """Continue a killed run with the settings it was started with (``threads`` torch threads where given)."""
     saved = read_json(Path(out) / "config.json")
     config = SearchConfig().updated(saved["config"])
     return run_interleaved(saved["algo"], config, saved["tasks"], saved["benchmark"], saved["seeds"], out,
-                           saved["scale"], device, resume=True)
+                           saved["scale"], device, resume=True, threads=threads)
 
 
