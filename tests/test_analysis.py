@@ -64,3 +64,15 @@ def test_epoch_plot_scales_runs_of_different_lengths_to_one_axis(tmp_path, monke
     assert drawn["fig"].axes[0].get_xlabel() == "search progress (epoch / last epoch)"
     with pytest.raises(BenchToolkitError, match="shift or scale_epochs"):
         plots.epoch_plot(history, "entropy", tmp_path / "g.png", shift={"long": 10}, scale_epochs=True)
+
+
+def test_epoch_curves_read_a_multilevel_epoch_once():
+    """A multi-level history has one row per (round, learner) of an epoch, all of the one shared
+    architecture: the curve takes each epoch once (not once per learner)."""
+    from bench_toolkit.analysis.plots import epoch_curves
+
+    rows = [{"run": "IL", "seed": 0, "epoch": epoch, "round": m, "learner": k, "cifar10.test_acc": acc}
+            for epoch, acc in ((1, 80.0), (2, 90.0)) for m in (1, 2) for k in (0, 1)]
+    curves, label, series = epoch_curves(pd.DataFrame(rows), "accuracy")
+    assert curves[["epoch", "value"]].values.tolist() == [[1, 80.0], [2, 90.0]]
+    assert label == "cifar10.test_acc of the derived cell (%)" and series is None

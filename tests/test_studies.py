@@ -298,6 +298,12 @@ def test_interleaving_study_runs_reuse_and_tabulate_the_cells(tmp_path):
     interleaving.complete_multilevel(args, {"MTL (Eq. 10)": interleaving.MultilevelRun("mtl-darts", tiny)})  # finished: reused, not rerun
     assert (runs["MTL (Eq. 10)"] / "final.json").stat().st_mtime_ns == stamp
     first = pd.read_parquet(runs["MTL (Eq. 10)"] / "history.parquet")
+    interleaving._table(args, "il", {"MTL (Eq. 10)": interleaving.MultilevelRun("mtl-darts", tiny)}, interleaving.PAPER_IL,
+                        "IL Tables 2-3")  # the finished run: tabulated and drawn
+    tables = interleaving.task_pair_dir(tmp_path / "figures", args)
+    assert pd.read_csv(tables / "il.csv")["search"].tolist() == ["MTL (Eq. 10)"]
+    assert (tables / "il_accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (runs["MTL (Eq. 10)"] / "final.json").stat().st_mtime_ns == stamp
     more_seeds = Namespace(**{**vars(args), "seeds": 2})  # seed 0 kept as it is, seed 1 added
     interleaving.complete_multilevel(more_seeds, {"MTL (Eq. 10)": interleaving.MultilevelRun("mtl-darts", tiny)})
     grown = pd.read_parquet(runs["MTL (Eq. 10)"] / "history.parquet")

@@ -134,6 +134,8 @@ def epoch_curves(history: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, str, s
     if "epoch" not in history.columns:
         raise BenchToolkitError(f"'{kind}' figures need differentiable-search runs (a history with an 'epoch' column)")
     keys = ["run", "seed", "epoch"]
+    if "learner" in history.columns:  # multi-level: an epoch's rows (one per round and learner) share the architecture
+        history = history.drop_duplicates(keys)
     if kind == "magnitude":
         columns = [c for c in history.columns if c.startswith("magnitude.")]
         long = history.melt(id_vars=keys, value_vars=columns, var_name="op", value_name="value")

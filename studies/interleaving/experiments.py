@@ -22,7 +22,9 @@ from bench_toolkit.fileio import read_json
 from bench_toolkit.search.differentiable import config_for
 from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS
 from bench_toolkit.search.multilevel.run import run_interleaved
-from bench_toolkit.study import finished_elsewhere, finished_run, holds_this_run, only, scale_folder, write_outputs
+from bench_toolkit.study import (
+    curve_figure, finished_elsewhere, finished_run, holds_this_run, only, scale_folder, write_outputs,
+)
 
 PAPER_IL = {  # IL Tables 2 and 3: test error (%) of the found cell trained on CIFAR-100 / CIFAR-10 (600 epochs)
     "DARTS-2nd (single task)": "CIFAR-100 20.58 ± 0.44, CIFAR-10 2.76 ± 0.09",
@@ -142,10 +144,15 @@ def cell_table(run_dirs: dict[str, Path], paper: dict[str, str]) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def _table(args: argparse.Namespace, name: str, runs: dict[str, MultilevelRun], paper: dict[str, str]) -> None:
+def _table(args: argparse.Namespace, name: str, runs: dict[str, MultilevelRun], paper: dict[str, str], title: str) -> None:
     """Complete the ``--only`` rows of a study (all without it) and write its table ``name``, with
-    the other rows whose runs have finished here or that its CSV already holds."""
-    write_outputs(_tables_dir(args), name, cell_table(complete_multilevel(args, runs), paper), rows_of=("search", list(runs)))
+    the other rows whose runs have finished here or that its CSV already holds; and the figure
+    ``name_accuracy.png``: the benchmark accuracy of each epoch's derived cell, each seed a thin
+    line and the mean a thick one, for the rows whose runs are here."""
+    run_dirs = complete_multilevel(args, runs)
+    write_outputs(_tables_dir(args), name, cell_table(run_dirs, paper), rows_of=("search", list(runs)))
+    if run_dirs:
+        curve_figure(run_dirs, "accuracy", _tables_dir(args) / f"{name}_accuracy.png", title)
 
 
 def il_vs_mtl(args: argparse.Namespace) -> None:
@@ -157,7 +164,7 @@ def il_vs_mtl(args: argparse.Namespace) -> None:
         "IL (DARTS-2nd)": MultilevelRun("il-darts", {}),
         "PC-DARTS (single task)": MultilevelRun("mtl-pc-darts", {}, tasks=1),
         "MTL-PCDARTS": MultilevelRun("mtl-pc-darts", {}),
-        "IL-PCDARTS": MultilevelRun("il-pc-darts", {})}, PAPER_IL)
+        "IL-PCDARTS": MultilevelRun("il-pc-darts", {})}, PAPER_IL, "IL Tables 2-3")
 
 
 def imtnas_vs_mtl(args: argparse.Namespace) -> None:
@@ -170,18 +177,18 @@ def imtnas_vs_mtl(args: argparse.Namespace) -> None:
                  f"MTL-HWS-{name}": MultilevelRun(f"mtl-{base}", {"mtl_sharing": "hard"}),
                  f"MTL-SWS-{name}": MultilevelRun(f"mtl-{base}", {"mtl_sharing": "soft"}),
                  f"IMTNAS-{name}": MultilevelRun(f"imtnas-{base}", {})}
-    _table(args, "imtnas_vs_mtl", runs, PAPER_IMTNAS)
+    _table(args, "imtnas_vs_mtl", runs, PAPER_IMTNAS, "IMTNAS Table 3")
 
 
 def lambda_sweep(args: argparse.Namespace) -> None:
     """IL Fig. 2: the L2 coupling weight lambda (0.01 .. 1000; the paper's default 100)."""
     _table(args, "il_lambda", {f"lambda {lam:g}": MultilevelRun("il-darts", {} if lam == 100.0 else {"il_lambda": lam})
-                               for lam in (0.01, 1.0, 100.0, 1000.0)}, {})
+                               for lam in (0.01, 1.0, 100.0, 1000.0)}, {}, "IL Fig. 2")
 
 
 def rounds_sweep(args: argparse.Namespace) -> None:
     """IL Fig. 3 / IMTNAS Table 9: M = 1, 2, 3 rounds."""
-    _table(args, "il_rounds", {f"M = {m}": MultilevelRun("il-darts", {} if m == 2 else {"rounds": m}) for m in (1, 2, 3)}, {})
+    _table(args, "il_rounds", {f"M = {m}": MultilevelRun("il-darts", {} if m == 2 else {"rounds": m}) for m in (1, 2, 3)}, {}, "IL Fig. 3")
 
 
 def transfer_ablation(args: argparse.Namespace) -> None:
@@ -189,13 +196,15 @@ def transfer_ablation(args: argparse.Namespace) -> None:
     and example similarity, each coupling consecutive learners of IMTNAS-Darts2nd."""
     _table(args, "imtnas_transfer", {label: MultilevelRun("imtnas-darts", settings) for label, settings in (
         ("Ours (MMD hinge)", {}), ("L2-Weights", {"transfer": "l2"}), ("L2-Embedding", {"transfer": "embedding-l2"}),
-        ("Example-Similarity", {"transfer": "similarity"}))}, PAPER_IMTNAS)
+        ("Example-Similarity", {"transfer": "similarity"}))}, PAPER_IMTNAS,
+           "IMTNAS Table 6")
 
 
 def task_order(args: argparse.Namespace) -> None:
     """IL Table 5 / IMTNAS Table 7: IMTNAS-Darts2nd with the first task (``--data``) first, then second."""
     _table(args, "imtnas_task_order", {"first task first": MultilevelRun("imtnas-darts", {}),
-                                       "second task first": MultilevelRun("imtnas-darts", {"task_order": (1, 0)})}, {})
+                                       "second task first": MultilevelRun("imtnas-darts", {"task_order": (1, 0)})}, {},
+           "IMTNAS Table 7")
 
 
 def augmentations_sweep(args: argparse.Namespace) -> None:
@@ -203,11 +212,11 @@ def augmentations_sweep(args: argparse.Namespace) -> None:
     _table(args, "imtnas_augmentations", {
         "C = 0 (no transfer)": MultilevelRun("imtnas-darts", {"transfer": "none"}),
         **{f"C = {c}": MultilevelRun("imtnas-darts", {} if c == 20 else {"mmd_augmentations": c}) for c in (3, 10, 20, 30, 40)}},
-        PAPER_IMTNAS)
+        PAPER_IMTNAS, "IMTNAS Table 8")
 
 
 def tau_sweep(args: argparse.Namespace) -> None:
     """IMTNAS Table 10: the MMD threshold tau (0.1 .. 100; the paper's default 5). The RBF kernel
     bounds the MMD by 2, so the hinge is zero for tau >= 2 (transfer.py)."""
     _table(args, "imtnas_tau", {f"tau = {t:g}": MultilevelRun("imtnas-darts", {} if t == 5.0 else {"mmd_tau": t})
-                                for t in (0.1, 1.0, 5.0, 25.0, 100.0)}, PAPER_IMTNAS)
+                                for t in (0.1, 1.0, 5.0, 25.0, 100.0)}, PAPER_IMTNAS, "IMTNAS Table 10")
