@@ -144,26 +144,24 @@ def _refuse_seed_parallelism(args: argparse.Namespace) -> None:
 
 
 def _search_differentiable(args: argparse.Namespace) -> None:
-    import json
-    from pathlib import Path
-
     from bench_toolkit.data.readers import DEFAULT_DATA
     from bench_toolkit.executors import executor_from_args
     from bench_toolkit.search.differentiable import config_for, get_method, resume_supernet_search, run_supernet_search
     from bench_toolkit.search.differentiable.presets import get_preset
 
-    if args.task or (args.resume and _saved_kind(Path(args.resume)) in ("multilevel", "multilevel-pdarts")):
+    saved_kind = _saved_kind(Path(args.resume)) if args.resume else None
+    if args.task or saved_kind in ("multilevel", "multilevel-pdarts"):
         _refuse_seed_parallelism(args)
     executor = executor_from_args(args, default_folder=str(Path(args.resume or args.out) / "slurm_logs"))
-    if args.resume and _saved_kind(Path(args.resume)) == "multilevel":
+    if saved_kind == "multilevel":
         from bench_toolkit.search.multilevel.run import resume_interleaved
 
         return _print_final(resume_interleaved(args.resume, args.device, args.threads), Path(args.resume))
-    if args.resume and _saved_kind(Path(args.resume)) == "multilevel-pdarts":
+    if saved_kind == "multilevel-pdarts":
         from bench_toolkit.search.multilevel.progressive import resume_progressive
 
         return _print_pdarts(resume_progressive(args.resume, args.device, args.threads), args.resume)
-    if args.resume and _saved_kind(Path(args.resume)) == "pdarts":
+    if saved_kind == "pdarts":
         from bench_toolkit.search.differentiable.progressive import resume_pdarts
 
         return _print_pdarts(resume_pdarts(args.resume, args.device, args.threads), args.resume)
@@ -225,7 +223,7 @@ def _default_benchmark(space_name: str) -> str | None:
     return DEFAULT_BENCHMARK if space.has_benchmark and space.benchmark_kind == "nb201" else None
 
 
-def _saved_kind(out) -> str | None:
+def _saved_kind(out: Path) -> str | None:
     try:
         return json.loads((out / "config.json").read_text()).get("kind")
     except (OSError, ValueError):
