@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from bench_toolkit import study as common
+from bench_toolkit.analysis import plots
 from bench_toolkit.errors import BenchToolkitError
 from bench_toolkit.search.differentiable import config_for, get_method, run_supernet_search
 from bench_toolkit.spaces import nb201
@@ -363,7 +364,8 @@ def test_interleaving_studies_run_the_papers_settings(tmp_path, monkeypatch):
     monkeypatch.setattr(interleaving, "write_outputs", lambda *a, **k: None)
     monkeypatch.setattr(interleaving, "cell_table", lambda *a, **k: None)
     args = _interleaving_args(tmp_path)
-    for study in ("imtnas_vs_mtl", "transfer_ablation", "task_order", "augmentations_sweep", "tau_sweep", "il_vs_mtl"):
+    for study in ("imtnas_vs_mtl", "transfer_ablation", "task_order", "augmentations_sweep", "tau_sweep", "il_vs_mtl",
+                  "lambda_sweep", "rounds_sweep"):
         getattr(interleaving, study)(args)
 
     def config(label):
@@ -383,6 +385,39 @@ def test_interleaving_studies_run_the_papers_settings(tmp_path, monkeypatch):
     assert all(c.partial_channels == 4 and c.edge_normalisation for c in pc) and pc[3].mtl_sharing == "hard"
     assert seen["PC-DARTS (single task)"].tasks == seen["Pcdarts (single task)"].tasks == 1
     assert "CIFAR-100 20.71" in interleaving.PAPER_IMTNAS["C = 0 (no transfer)"]
+    assert [config(f"lambda {lam}").il_lambda for lam in ("0.01", "1", "100", "1000")] == [0.01, 1.0, 100.0, 1000.0]
+    assert [config(f"M = {m}").rounds for m in (1, 2, 3)] == [1, 2, 3]
+    assert seen["lambda 100"] == seen["M = 2"] == seen["IL (DARTS-2nd)"]  # IL at its defaults: one run for three rows
+
+
+def test_interleaving_sweep_figure_puts_each_seeds_final_cell_at_its_setting(tmp_path, monkeypatch):
+    """IL Fig. 2's analogue: the points are the final.json answers per seed at each lambda; the
+    figure has one panel per answer, a thin line per seed across the settings and the mean."""
+    interleaving = _study_experiments("interleaving")
+    finals = {"lambda 0.01": [90.0, 80.0], "lambda 100": [54.3, 70.9]}
+    run_dirs = {}
+    for label, accuracies in finals.items():
+        run_dirs[label] = tmp_path / label
+        run_dirs[label].mkdir()
+        cells = [{"seed": seed, "epoch": 50, "arch": "|skip_connect~0|", "cifar10.test_acc": a, "cifar100.test_acc": a / 2}
+                 for seed, a in enumerate(accuracies)]
+        (run_dirs[label] / "final.json").write_text(json.dumps({"complete": True, "per_seed": cells}))
+    points = interleaving.sweep_points(run_dirs, "lambda", {"lambda 0.01": 0.01, "lambda 100": 100.0}, "IL")
+    assert points[["lambda", "seed", "cifar10.test_acc", "cifar100.test_acc"]].values.tolist() == [
+        [0.01, 0, 90.0, 45.0], [0.01, 1, 80.0, 40.0], [100.0, 0, 54.3, 27.15], [100.0, 1, 70.9, 35.45]]
+    import matplotlib.pyplot as plt
+
+    drawn = {}
+    real_save = plots.save_figure
+    monkeypatch.setattr(plots, "save_figure", lambda fig, out: drawn.setdefault("axes", fig.axes) and real_save(fig, out))
+    out = plots.sweep_plot(points, "lambda", ["cifar10.test_acc", "cifar100.test_acc"], tmp_path / "il_lambda.png",
+                           "IL Fig. 2", log_x=True)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plt.get_fignums() == []
+    left = drawn["axes"][0]
+    assert left.get_xscale() == "log" and [t.get_text() for t in left.get_xticklabels()] == ["0.01", "100"]
+    lines = {(tuple(line.get_xdata()), tuple(np.round(line.get_ydata(), 6))) for line in left.get_lines()}
+    assert lines == {((0.01, 100.0), (90.0, 54.3)), ((0.01, 100.0), (80.0, 70.9)), ((0.01, 100.0), (85.0, 62.6))}
+    assert [t.get_text() for t in left.get_legend().get_texts()] == ["IL (mean of 2 seeds)"]
 
 
 def _study_experiments(study: str, script: str = "experiments"):

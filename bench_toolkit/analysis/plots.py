@@ -72,6 +72,27 @@ def seed_lines(ax: Any, data: pd.DataFrame, x: str, y: str, hue: str) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def sweep_plot(points: pd.DataFrame, setting: str, answers: list[str], out: str | Path, title: str,
+               log_x: bool = False) -> Path:
+    """A paper's ablation figure (e.g. IL Figs. 2-3): the final cell's benchmark ``answers`` (one
+    panel each; their scales differ, so the y-axes are not shared) against a search ``setting``.
+    ``points`` holds one row per (run, seed) with the setting's value and the answers; each seed is
+    a thin line across the settings, the mean a thick one (:func:`seed_lines`, hue = ``run``)."""
+    fig, axes = new_figure(len(answers), sharey=False, width=4.5)
+    values = sorted(points[setting].unique())
+    for ax, answer in zip(axes, answers):
+        seed_lines(ax, points.sort_values(setting), setting, answer, "run")
+        if log_x:
+            ax.set_xscale("log")
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        ax.minorticks_off()
+        ax.set_xlabel(setting)
+        ax.set_ylabel(f"{answer} of the final cell (%)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save_figure(fig, out)
+
+
 def anytime_curves(history: pd.DataFrame, x: str = "queries", points: int = 200) -> pd.DataFrame:
     """Best-so-far reported test accuracy per (run, seed) on a common x grid.
 

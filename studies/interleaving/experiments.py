@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from bench_toolkit.analysis import sweep_plot
 from bench_toolkit.executors import run_in_processes
 from bench_toolkit.fileio import read_json
 from bench_toolkit.search.differentiable import config_for
@@ -34,6 +35,8 @@ PAPER_IL = {  # IL Tables 2 and 3: test error (%) of the found cell trained on C
     "MTL-PCDARTS": "CIFAR-100 18.11 ± 0.27, CIFAR-10 2.63 ± 0.05",
     "IL-PCDARTS": "CIFAR-100 17.83 ± 0.14, CIFAR-10 2.55 ± 0.11",
 }
+LAMBDAS = (0.01, 1.0, 100.0, 1000.0)  # IL Fig. 2's lambda (its default 100)
+ROUNDS = (1, 2, 3)  # IL Fig. 3's M (its default 2)
 PAPER_IMTNAS = {  # IMTNAS Tables 3, 6, 8, 10: test error (%) of the found cell trained on CIFAR-100 / CIFAR-10
     "Darts2nd (single task)": "CIFAR-100 20.54 ± 0.41, CIFAR-10 2.75 ± 0.07",
     "MTL-SAO-Darts2nd": "CIFAR-100 18.87 ± 0.21, CIFAR-10 2.88 ± 0.10",
@@ -144,15 +147,37 @@ def cell_table(run_dirs: dict[str, Path], paper: dict[str, str]) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-def _table(args: argparse.Namespace, name: str, runs: dict[str, MultilevelRun], paper: dict[str, str], title: str) -> None:
+def _table(args: argparse.Namespace, name: str, runs: dict[str, MultilevelRun], paper: dict[str, str],
+           title: str) -> dict[str, Path]:
     """Complete the ``--only`` rows of a study (all without it) and write its table ``name``, with
     the other rows whose runs have finished here or that its CSV already holds; and the figure
     ``name_accuracy.png``: the benchmark accuracy of each epoch's derived cell, each seed a thin
-    line and the mean a thick one, for the rows whose runs are here."""
+    line and the mean a thick one, for the rows whose runs are here (their directories returned)."""
     run_dirs = complete_multilevel(args, runs)
     write_outputs(_tables_dir(args), name, cell_table(run_dirs, paper), rows_of=("search", list(runs)))
     if run_dirs:
         curve_figure(run_dirs, "accuracy", _tables_dir(args) / f"{name}_accuracy.png", title)
+    return run_dirs
+
+
+def sweep_points(run_dirs: dict[str, Path], setting: str, values: dict[str, float], run: str) -> pd.DataFrame:
+    """One row per finished run of a sweep and seed: the ``setting``'s value (``values`` per row
+    label), the seed and the final cell's benchmark answers (its ``final.json``); ``run`` names what
+    was run, for the legend."""
+    return pd.DataFrame([{"run": run, setting: values[label], "seed": cell["seed"],
+                          **{k: v for k, v in cell.items() if k not in ("arch", "epoch", "seed")}}
+                         for label, run_dir in run_dirs.items() for cell in read_json(run_dir / "final.json")["per_seed"]])
+
+
+def _sweep(args: argparse.Namespace, name: str, setting: str, values: dict[str, float], runs: dict[str, MultilevelRun],
+           title: str, log_x: bool = False) -> None:
+    """A sweep's table and epoch figure (:func:`_table`), and ``name.png``: the final cell's
+    benchmark answers against the setting (the paper's figure), for the settings whose runs are here."""
+    run_dirs = _table(args, name, runs, {}, title)
+    if run_dirs:
+        points = sweep_points(run_dirs, setting, values, "IL (DARTS-2nd)")
+        answers = sorted((c for c in points if c not in ("run", setting, "seed")), key=str.lower)  # CIFAR-10 first
+        sweep_plot(points, setting, answers, _tables_dir(args) / f"{name}.png", title, log_x)
 
 
 def il_vs_mtl(args: argparse.Namespace) -> None:
@@ -182,13 +207,17 @@ def imtnas_vs_mtl(args: argparse.Namespace) -> None:
 
 def lambda_sweep(args: argparse.Namespace) -> None:
     """IL Fig. 2: the L2 coupling weight lambda (0.01 .. 1000; the paper's default 100)."""
-    _table(args, "il_lambda", {f"lambda {lam:g}": MultilevelRun("il-darts", {} if lam == 100.0 else {"il_lambda": lam})
-                               for lam in (0.01, 1.0, 100.0, 1000.0)}, {}, "IL Fig. 2")
+    values = {f"lambda {lam:g}": lam for lam in LAMBDAS}
+    _sweep(args, "il_lambda", "lambda", values,
+           {label: MultilevelRun("il-darts", {} if lam == 100.0 else {"il_lambda": lam}) for label, lam in values.items()},
+           "IL Fig. 2", log_x=True)
 
 
 def rounds_sweep(args: argparse.Namespace) -> None:
     """IL Fig. 3 / IMTNAS Table 9: M = 1, 2, 3 rounds."""
-    _table(args, "il_rounds", {f"M = {m}": MultilevelRun("il-darts", {} if m == 2 else {"rounds": m}) for m in (1, 2, 3)}, {}, "IL Fig. 3")
+    values = {f"M = {m}": m for m in ROUNDS}
+    _sweep(args, "il_rounds", "rounds M", values,
+           {label: MultilevelRun("il-darts", {} if m == 2 else {"rounds": m}) for label, m in values.items()}, "IL Fig. 3")
 
 
 def transfer_ablation(args: argparse.Namespace) -> None:
