@@ -182,6 +182,17 @@ def test_task_specs_are_stored_absolute_so_resume_works_from_anywhere(tmp_path, 
     assert resume_interleaved(tmp_path / "run")["complete"]  # finished: reloads its tasks by their absolute paths
 
 
+def test_history_keeps_the_task_loss_and_the_transfer_term_apart(monkeypatch):
+    """train_loss is the stage's task cross-entropy alone; transfer_loss is the term it adds toward
+    the previous stage (here a constant 7, so any mixing of the two shows), 0 in the very first stage."""
+    config = config_for("smoke", MULTILEVEL_METHODS["il-darts"], {**TINY, "epochs": 1})
+    search = engine.InterleavedSearch("il-darts", config, load_tasks(["digits", "digits"], config), ["a", "b"], None, 0)
+    monkeypatch.setattr(search, "transfer", lambda A, W, prev, learner: torch.tensor(7.0))
+    rows = pd.DataFrame(search.train_epoch())
+    assert rows["transfer_loss"].tolist() == [0.0, 7.0, 7.0, 7.0]  # stages (1, a), (1, b), (2, a), (2, b)
+    assert (rows["train_loss"] < np.log(10) + 1).all()  # 10-class cross-entropy near its start, not 7 more
+
+
 @pytest.mark.parametrize("transfer", ["embedding-l2", "similarity"])
 def test_table_6_couplings_run(transfer, tmp_path):
     config = config_for("smoke", MULTILEVEL_METHODS["il-darts"], {**TINY, "epochs": 1, "transfer": transfer})

@@ -254,10 +254,12 @@ class InterleavedSearch:
             W, H = self.stage_weights(s, A), self.heads[s]
             x, y = self.batches[s[1]][0]
             logits = self._logits(A, W, H, x)
-            loss = F.cross_entropy(logits, y)
+            task_loss = F.cross_entropy(logits, y)
+            transfer = torch.zeros((), device=self.device)
             if index > 0 and self.config.transfer != "none":
                 prev = {n: w.detach() for n, w in self.stage_weights(self.stages[index - 1], A).items()}
-                loss = loss + self.transfer(A, W, prev, s[1])
+                transfer = self.transfer(A, W, prev, s[1])
+            loss = task_loss + transfer
             trained = [s, "hypernetwork"] if self.hypernetwork is not None else [s]
             for key in trained:
                 self.w_optimizers[key].zero_grad(set_to_none=True)
@@ -271,16 +273,19 @@ class InterleavedSearch:
             with torch.no_grad():
                 vx, vy = self.batches[s[1]][1]
                 vlogits = self._logits(A, self.stage_weights(s, A), H, vx)
-            stats[s] = np.array([float(loss.detach()), _accuracy(logits.detach(), y),
-                                 float(F.cross_entropy(vlogits, vy)), _accuracy(vlogits, vy)])
+            stats[s] = np.array([float(task_loss.detach()), _accuracy(logits.detach(), y),
+                                 float(F.cross_entropy(vlogits, vy)), _accuracy(vlogits, vy), float(transfer.detach())])
         if self.hypernetwork is not None:
             self.schedulers["hypernetwork"].step()
         return stats
 
     def train_epoch(self) -> list[dict[str, Any]]:
-        """One epoch: one row per stage (learner, round)."""
+        """One epoch: one row per stage (learner, round), the epoch's means of its task's training
+        cross-entropy (``train_loss``) and accuracy, of the transfer term it adds toward the previous
+        stage (``transfer_loss``: 0 in the first stage; for MTL with soft sharing the coupling of the
+        tasks' encoders) and of its search-valid loss and accuracy."""
         start = time.perf_counter()
-        sums = {s: np.zeros(4) for s in self.row_stages}
+        sums = {s: np.zeros(5) for s in self.row_stages}
         iterators = [t.epoch(self.generator) for t in self.tasks]
         steps = 0
         for pairs in zip(*iterators):
@@ -311,7 +316,7 @@ class InterleavedSearch:
             means = sums[s] / steps
             rows.append({"seed": self.seed, "epoch": self.epoch, "round": s[0] + 1, "learner": s[1],
                          "task": self.task_names[s[1]], "train_loss": means[0], "train_acc": means[1],
-                         "valid_loss": means[2], "valid_acc": means[3], **shared})
+                         "valid_loss": means[2], "valid_acc": means[3], "transfer_loss": means[4], **shared})
         self.history += rows
         self.alphas.append(alpha)
         return rows
@@ -416,10 +421,11 @@ class JointMultiTask(InterleavedSearch):
         self.schedulers[joint].step()
         stats = {}
         with torch.no_grad():
+            coupling = float(self._coupling(W))
             for s in self.row_stages:
                 encoder, head = self._task(W, H, s[1])
                 (x, y), (vx, vy) = self.batches[s[1]]
                 logits, vlogits = self._logits(A, encoder, head, x), self._logits(A, encoder, head, vx)
                 stats[s] = np.array([float(F.cross_entropy(logits, y)), _accuracy(logits, y),
-                                     float(F.cross_entropy(vlogits, vy)), _accuracy(vlogits, vy)])
+                                     float(F.cross_entropy(vlogits, vy)), _accuracy(vlogits, vy), coupling])
         return stats
