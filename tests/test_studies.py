@@ -303,7 +303,8 @@ def test_interleaving_study_runs_reuse_and_tabulate_the_cells(tmp_path):
                         "IL Tables 2-3")  # the finished run: tabulated and drawn
     tables = interleaving.task_pair_dir(tmp_path / "figures", args)
     assert pd.read_csv(tables / "il.csv")["search"].tolist() == ["MTL (Eq. 10)"]
-    assert (tables / "il_accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for figure in ("il_accuracy.png", "il_magnitude.png"):
+        assert (tables / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (runs["MTL (Eq. 10)"] / "final.json").stat().st_mtime_ns == stamp
     more_seeds = Namespace(**{**vars(args), "seeds": 2})  # seed 0 kept as it is, seed 1 added
     interleaving.complete_multilevel(more_seeds, {"MTL (Eq. 10)": interleaving.MultilevelRun("mtl-darts", tiny)})
@@ -407,12 +408,13 @@ def test_interleaving_sweep_figure_puts_each_seeds_final_cell_at_its_setting(tmp
         [0.01, 0, 90.0, 45.0], [0.01, 1, 80.0, 40.0], [100.0, 0, 54.3, 27.15], [100.0, 1, 70.9, 35.45]]
     import matplotlib.pyplot as plt
 
+    open_before = plt.get_fignums()
     drawn = {}
     real_save = plots.save_figure
     monkeypatch.setattr(plots, "save_figure", lambda fig, out: drawn.setdefault("axes", fig.axes) and real_save(fig, out))
     out = plots.sweep_plot(points, "lambda", ["cifar10.test_acc", "cifar100.test_acc"], tmp_path / "il_lambda.png",
                            "IL Fig. 2", log_x=True)
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plt.get_fignums() == []
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and plt.get_fignums() == open_before  # closed once saved
     left = drawn["axes"][0]
     assert left.get_xscale() == "log" and [t.get_text() for t in left.get_xticklabels()] == ["0.01", "100"]
     lines = {(tuple(line.get_xdata()), tuple(np.round(line.get_ydata(), 6))) for line in left.get_lines()}

@@ -32,7 +32,9 @@ def save_figure(fig: Any, out: str | Path) -> Path:
 
     try:
         suffix = figure_suffix(out)
-        return write_atomic(out, lambda tmp: fig.savefig(tmp, format=suffix.lstrip("."), dpi=150))
+        legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]  # seed_lines': outside the axes
+        return write_atomic(out, lambda tmp: fig.savefig(tmp, format=suffix.lstrip("."), dpi=150, bbox_inches="tight",
+                                                         bbox_extra_artists=legends))
     finally:
         plt.close(fig)
 
@@ -53,8 +55,8 @@ def new_figure(panels: int = 1, sharey: bool = True, width: float = 5.5, height:
 
 def seed_lines(ax: Any, data: pd.DataFrame, x: str, y: str, hue: str) -> None:
     """Per ``hue`` value (one colour each): every seed a thin line, the mean over seeds a thick one.
-    No band, so nothing is drawn outside the values the metric took; the legend names each value
-    and how many seeds it averages."""
+    No band, so nothing is drawn outside the values the metric took; the legend, below the axes,
+    names each value and how many seeds it averages."""
     import seaborn as sns
 
     values = list(dict.fromkeys(data[hue]))
@@ -65,7 +67,9 @@ def seed_lines(ax: Any, data: pd.DataFrame, x: str, y: str, hue: str) -> None:
         mean = group.groupby(x)[y].mean()
         seeds = group["seed"].nunique()
         ax.plot(mean.index, mean.to_numpy(), color=color, lw=2.2, label=f"{value} (mean of {seeds} seed{'s' * (seeds > 1)})")
-    ax.legend(fontsize="small")
+    # below the axes, covering no line; left out of tight_layout (which would shrink the axes to fit
+    # it), the saved figure grows to hold it (save_figure: bbox_inches="tight")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16)).set_in_layout(False)
     if pd.api.types.is_integer_dtype(data[x]):  # epochs, queries: no fractional ticks
         from matplotlib.ticker import MaxNLocator
 

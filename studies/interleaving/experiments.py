@@ -150,13 +150,16 @@ def cell_table(run_dirs: dict[str, Path], paper: dict[str, str]) -> pd.DataFrame
 def _table(args: argparse.Namespace, name: str, runs: dict[str, MultilevelRun], paper: dict[str, str],
            title: str) -> dict[str, Path]:
     """Complete the ``--only`` rows of a study (all without it) and write its table ``name``, with
-    the other rows whose runs have finished here or that its CSV already holds; and the figure
-    ``name_accuracy.png``: the benchmark accuracy of each epoch's derived cell, each seed a thin
-    line and the mean a thick one, for the rows whose runs are here (their directories returned)."""
+    the other rows whose runs have finished here or that its CSV already holds; and, for the rows
+    whose runs are here (their directories returned), each seed a thin line and the mean a thick
+    one, the figures ``name_accuracy.png`` (the benchmark accuracy of each epoch's derived cell) and
+    ``name_magnitude.png`` (the operation magnitudes, degradation paper Eq. 11, one panel per row:
+    the drift toward skip_connect behind a collapse)."""
     run_dirs = complete_multilevel(args, runs)
     write_outputs(_tables_dir(args), name, cell_table(run_dirs, paper), rows_of=("search", list(runs)))
     if run_dirs:
-        curve_figure(run_dirs, "accuracy", _tables_dir(args) / f"{name}_accuracy.png", title)
+        for kind in ("accuracy", "magnitude"):
+            curve_figure(run_dirs, kind, _tables_dir(args) / f"{name}_{kind}.png", title)
     return run_dirs
 
 
