@@ -250,8 +250,9 @@ def criteria_table(run_dir: Path, names: Sequence[str], label: str, op: str = "n
     return pd.DataFrame(rows)
 
 
-def write_outputs(out_dir: Path, name: str, table: pd.DataFrame, rows_of: tuple[str, Sequence[str]] | None = None) -> None:
-    """Write ``table`` as ``<name>.csv`` and print it. With ``rows_of = (column, labels)`` the table
+def write_outputs(out_dir: Path, name: str, table: pd.DataFrame,
+                  rows_of: tuple[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """Write ``table`` as ``<name>.csv``, print it and return what was written. With ``rows_of = (column, labels)`` the table
     holds some of a paper table's rows (its ``column`` names them, ``labels`` in the paper's order):
     the rows of the CSV already there whose label ``table`` lacks are kept -- runs made in another
     session or on another machine, not in this ``runs/`` -- and the rows are put in ``labels``' order."""
@@ -269,3 +270,4 @@ def write_outputs(out_dir: Path, name: str, table: pd.DataFrame, rows_of: tuple[
         table = table.sort_values(column, key=lambda c: c.map(order), kind="stable", ignore_index=True)
     write_table(path, table)
     print(table.to_string(index=False))
+    return table

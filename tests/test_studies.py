@@ -362,7 +362,7 @@ def test_interleaving_studies_run_the_papers_settings(tmp_path, monkeypatch):
     interleaving = _study_experiments("interleaving")
     seen = {}
     monkeypatch.setattr(interleaving, "complete_multilevel", lambda args, runs: seen.update(runs) or {})
-    monkeypatch.setattr(interleaving, "write_outputs", lambda *a, **k: None)
+    monkeypatch.setattr(interleaving, "write_outputs", lambda *a, **k: pd.DataFrame({"search": []}))
     monkeypatch.setattr(interleaving, "cell_table", lambda *a, **k: None)
     args = _interleaving_args(tmp_path)
     for study in ("imtnas_vs_mtl", "transfer_ablation", "task_order", "augmentations_sweep", "tau_sweep", "il_vs_mtl",
@@ -420,6 +420,45 @@ def test_interleaving_sweep_figure_puts_each_seeds_final_cell_at_its_setting(tmp
     lines = {(tuple(line.get_xdata()), tuple(np.round(line.get_ydata(), 6))) for line in left.get_lines()}
     assert lines == {((0.01, 100.0), (90.0, 54.3)), ((0.01, 100.0), (80.0, 70.9)), ((0.01, 100.0), (85.0, 62.6))}
     assert [t.get_text() for t in left.get_legend().get_texts()] == ["IL (mean of 2 seeds)"]
+
+
+def test_interleaving_sweep_rows_run_elsewhere_are_drawn_from_their_cells_and_keep_the_epoch_figures(tmp_path, monkeypatch,
+                                                                                                     capsys):
+    """A sweep continued on another machine (one row's run gone, its row kept in the CSV): the
+    sweep figure still has that row's seeds, answered by the benchmark from the CSV's cells exactly
+    as final.json answered them; the epoch figures, which need every row's history, are left as
+    they were and the missing row is named."""
+    interleaving = _study_experiments("interleaving")
+    tiny = {"images_per_class": 8, "channels": 4, "batch_size": 16, "epochs": 1}
+    runs = {"lambda 0.01": interleaving.MultilevelRun("il-darts", {**tiny, "il_lambda": 0.01}),
+            "lambda 100": interleaving.MultilevelRun("il-darts", tiny)}
+    values = {"lambda 0.01": 0.01, "lambda 100": 100.0}
+    drawn = []
+    monkeypatch.setattr(interleaving, "sweep_plot", lambda points, *a, **k: drawn.append(points))
+    args = Namespace(**{**vars(_interleaving_args(tmp_path)), "seeds": 2})
+    interleaving._sweep(args, "il_lambda", "lambda", values, runs, "IL Fig. 2", log_x=True)
+    tables = interleaving.task_pair_dir(tmp_path / "figures", args)
+    run_dirs, _ = interleaving._table(Namespace(**{**vars(args), "only": ["lambda 100"]}), "il_lambda", runs, {}, "")
+    figures = {kind: (tables / f"il_lambda_{kind}.png").read_bytes() for kind in ("accuracy", "magnitude")}
+    before = interleaving.sweep_points(run_dirs, "lambda", values, "IL (DARTS-2nd)")
+    import shutil
+
+    shutil.rmtree(run_dirs["lambda 0.01"])  # made on another machine: only its CSV row is here
+    capsys.readouterr()
+    interleaving._sweep(Namespace(**{**vars(args), "only": ["lambda 100"]}), "il_lambda", "lambda", values, runs,
+                        "IL Fig. 2", log_x=True)
+    assert "il_lambda_accuracy.png and il_lambda_magnitude.png not redrawn: no runs here for lambda 0.01" in capsys.readouterr().out
+    assert {kind: (tables / f"il_lambda_{kind}.png").read_bytes() for kind in figures} == figures
+    assert pd.read_csv(tables / "il_lambda.csv")["search"].tolist() == ["lambda 0.01", "lambda 100"]
+    order = ["lambda", "seed"]
+    pd.testing.assert_frame_equal(drawn[-1].sort_values(order, ignore_index=True)[before.columns],
+                                  before.sort_values(order, ignore_index=True), check_dtype=False)
+    assert len(drawn[-1]) == 4 and drawn[-1]["cifar10.test_acc"].notna().all()
+    capsys.readouterr()
+    interleaving._sweep(Namespace(**{**vars(args), "only": ["lambda 100"], "benchmark": None}), "il_lambda", "lambda",
+                        values, runs, "IL Fig. 2", log_x=True)
+    assert "il_lambda.png not redrawn: its rows lambda 0.01 have no runs here; pass --benchmark" in capsys.readouterr().out
+    assert len(drawn) == 2
 
 
 def _study_experiments(study: str, script: str = "experiments"):

@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from bench_toolkit.analysis import sweep_plot
+from bench_toolkit.benchmarks import Benchmark, load_benchmark
+from bench_toolkit.diagnostics.recorder import benchmark_answers
 from bench_toolkit.executors import run_in_processes
 from bench_toolkit.fileio import read_json
 from bench_toolkit.search.differentiable import config_for
@@ -148,19 +150,25 @@ def cell_table(run_dirs: dict[str, Path], paper: dict[str, str]) -> pd.DataFrame
 
 
 def _table(args: argparse.Namespace, name: str, runs: dict[str, MultilevelRun], paper: dict[str, str],
-           title: str) -> dict[str, Path]:
+           title: str) -> tuple[dict[str, Path], pd.DataFrame]:
     """Complete the ``--only`` rows of a study (all without it) and write its table ``name``, with
-    the other rows whose runs have finished here or that its CSV already holds; and, for the rows
-    whose runs are here (their directories returned), each seed a thin line and the mean a thick
-    one, the figures ``name_accuracy.png`` (the benchmark accuracy of each epoch's derived cell) and
+    the other rows whose runs have finished here or that its CSV already holds (returned, with the
+    run directories here); and, each seed a thin line and the mean a thick one, the figures
+    ``name_accuracy.png`` (the benchmark accuracy of each epoch's derived cell) and
     ``name_magnitude.png`` (the operation magnitudes, degradation paper Eq. 11, one panel per row:
-    the drift toward skip_connect behind a collapse)."""
+    the drift toward skip_connect behind a collapse). The figures need every row's history, so
+    while some rows come from the CSV alone (runs made on another machine) the figures already
+    there are left as they are, and the rows missing here are named."""
     run_dirs = complete_multilevel(args, runs)
-    write_outputs(_tables_dir(args), name, cell_table(run_dirs, paper), rows_of=("search", list(runs)))
-    if run_dirs:
+    table = write_outputs(_tables_dir(args), name, cell_table(run_dirs, paper), rows_of=("search", list(runs)))
+    elsewhere = [label for label in table["search"] if label not in run_dirs]
+    if elsewhere:
+        print(f"{name}_accuracy.png and {name}_magnitude.png not redrawn: no runs here for {', '.join(elsewhere)} "
+              f"(rows kept from {name}.csv)")
+    elif run_dirs:
         for kind in ("accuracy", "magnitude"):
             curve_figure(run_dirs, kind, _tables_dir(args) / f"{name}_{kind}.png", title)
-    return run_dirs
+    return run_dirs, table
 
 
 def sweep_points(run_dirs: dict[str, Path], setting: str, values: dict[str, float], run: str) -> pd.DataFrame:
@@ -172,13 +180,32 @@ def sweep_points(run_dirs: dict[str, Path], setting: str, values: dict[str, floa
                          for label, run_dir in run_dirs.items() for cell in read_json(run_dir / "final.json")["per_seed"]])
 
 
+def kept_sweep_points(table: pd.DataFrame, bench: Benchmark, setting: str, values: dict[str, float],
+                      run: str) -> pd.DataFrame:
+    """:func:`sweep_points` for rows a study's CSV holds without their runs: each seed's final cell
+    (the ``cells`` column, seeds 0, 1, ... in order, as :func:`cell_table` writes them) answered by
+    the benchmark again -- the answers ``final.json`` held, read from the same table."""
+    return pd.DataFrame([{"run": run, setting: values[row.search], "seed": seed, **benchmark_answers(bench, arch)}
+                         for row in table.itertuples() for seed, arch in enumerate(row.cells.split(" ; "))])
+
+
 def _sweep(args: argparse.Namespace, name: str, setting: str, values: dict[str, float], runs: dict[str, MultilevelRun],
            title: str, log_x: bool = False) -> None:
-    """A sweep's table and epoch figure (:func:`_table`), and ``name.png``: the final cell's
-    benchmark answers against the setting (the paper's figure), for the settings whose runs are here."""
-    run_dirs = _table(args, name, runs, {}, title)
-    if run_dirs:
-        points = sweep_points(run_dirs, setting, values, "IL (DARTS-2nd)")
+    """A sweep's table and epoch figures (:func:`_table`), and ``name.png``: the final cell's
+    benchmark answers against the setting (the paper's figure), for every row of the table -- the
+    rows whose runs are not here answered by ``--benchmark`` from their cells."""
+    run_dirs, table = _table(args, name, runs, {}, title)
+    kept = table[~table["search"].isin(list(run_dirs))]
+    if not args.benchmark and len(kept):
+        print(f"{name}.png not redrawn: its rows {', '.join(kept['search'])} have no runs here; pass --benchmark to "
+              "answer their cells")
+        return
+    label = "IL (DARTS-2nd)"  # both sweeps vary il-darts
+    parts = [sweep_points(run_dirs, setting, values, label)]
+    if len(kept):
+        parts.append(kept_sweep_points(kept, load_benchmark(args.benchmark), setting, values, label))
+    points = pd.concat(parts, ignore_index=True)
+    if len(points):
         answers = sorted((c for c in points if c not in ("run", setting, "seed")), key=str.lower)  # CIFAR-10 first
         sweep_plot(points, setting, answers, _tables_dir(args) / f"{name}.png", title, log_x)
 
