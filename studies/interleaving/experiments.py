@@ -244,7 +244,7 @@ def lambda_sweep(args: argparse.Namespace) -> None:
 
 
 def rounds_sweep(args: argparse.Namespace) -> None:
-    """IL Fig. 3 / IMTNAS Table 9: M = 1, 2, 3 rounds."""
+    """IL Fig. 3: M = 1, 2, 3 rounds at lambda 100 (IMTNAS Table 9, 20 rounds of 5 epochs, is another experiment)."""
     values = {f"M = {m}": m for m in ROUNDS}
     _sweep(args, "il_rounds", "rounds M", values,
            {label: MultilevelRun("il-darts", {} if m == 2 else {"rounds": m}) for label, m in values.items()}, "IL Fig. 3")
