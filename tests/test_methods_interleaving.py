@@ -18,6 +18,7 @@ from bench_toolkit.search.multilevel import engine
 from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS
 from bench_toolkit.search.multilevel.hypergradient import exact_hypergradient
 from bench_toolkit.search.multilevel.run import load_tasks, resume_interleaved, run_interleaved
+from bench_toolkit.search.multilevel.transfer import pairwise_mmd
 from bench_toolkit.spaces import nb201
 
 TINY = {"images_per_class": 8, "resolution": 8, "channels": 4, "batch_size": 16, "epochs": 2, "mmd_examples": 2,
@@ -191,6 +192,24 @@ def test_history_keeps_the_task_loss_and_the_transfer_term_apart(monkeypatch):
     rows = pd.DataFrame(search.train_epoch())
     assert rows["transfer_loss"].tolist() == [0.0, 7.0, 7.0, 7.0]  # stages (1, a), (1, b), (2, a), (2, b)
     assert (rows["train_loss"] < np.log(10) + 1).all()  # 10-class cross-entropy near its start, not 7 more
+
+
+def test_imtnas_at_the_papers_tau_is_the_uncoupled_search_bit_for_bit(tmp_path, monkeypatch):
+    """At tau = 5 the MMD hinge is zero with a zero gradient (transfer.mmd_hinge_vanishes), so it is
+    not computed: the run equals IMTNAS without transfer (Table 8's C = 0, its head step kept). At
+    tau = 1 the hinge is computed."""
+    calls = []
+    monkeypatch.setattr(engine, "pairwise_mmd", lambda *a: calls.append(1) or pairwise_mmd(*a))
+    histories = {}
+    for name, settings in (("tau5", {}), ("none", {"transfer": "none"}), ("tau1", {"mmd_tau": 1.0})):
+        config = config_for("smoke", MULTILEVEL_METHODS["imtnas-darts"], {**TINY, **settings})
+        assert config.head_step == "unrolled"  # IMTNAS Eq. 20, whatever the transfer
+        run_interleaved("imtnas-darts", config, ["digits", "digits"], None, [0], tmp_path / name, "smoke")
+        histories[name] = pd.read_parquet(tmp_path / name / "history.parquet").drop(columns="epoch_seconds")
+        if name == "none":
+            assert not calls  # tau = 5 never embedded an augmentation set
+    pd.testing.assert_frame_equal(histories["tau5"], histories["none"], check_exact=True)
+    assert calls and (histories["tau1"]["train_loss"] != histories["none"]["train_loss"]).any()
 
 
 @pytest.mark.parametrize("transfer", ["embedding-l2", "similarity"])

@@ -12,7 +12,7 @@ from bench_toolkit.search.multilevel.hypergradient import (
     MultiLevel, exact_hypergradient, finite_difference_hypergradient, objective, stage_order,
 )
 from bench_toolkit.search.multilevel.transfer import (
-    cosine_similarities, embedding_l2, l2_transfer, mmd, mmd_hinge, pairwise_mmd,
+    cosine_similarities, embedding_l2, l2_transfer, mmd, mmd_hinge, mmd_hinge_vanishes, pairwise_mmd,
 )
 
 
@@ -111,6 +111,30 @@ def test_mmd_hinge_penalises_only_pairs_on_different_sides_of_tau():
     # tau = 1: pairs 0 and 1 agree (no penalty); pair 2: -(0.5-1)(2.5-1) = 0.75; pair 3: -(3-1)(0.5-1) = 1.0
     assert float(mmd_hinge(d_prev, d, tau=1.0)) == pytest.approx(1.75)
     assert float(mmd_hinge(d_prev, d, tau=5.0)) == 0.0  # every MMD below tau: no pair is penalised
+
+
+def test_mmd_hinge_vanishes_with_its_gradient_above_the_kernels_bound():
+    """MMD <= 2 under the RBF kernel, so for tau > 2 Eq. 4 is 0 and passes no gradient -- for sets
+    from identical (MMD 0) to far apart (MMD near 2, float32 and float64); below the bound it acts."""
+    g = torch.Generator().manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        # 30 sets of C = 4 embeddings in 3 dimensions: tight or loose sets around centres near or far apart
+        centre_spread = torch.tensor([0.0, 1.0, 10.0, 1e3, 1e3], dtype=dtype)[:, None, None, None]
+        set_spread = torch.tensor([1e-3, 1.0, 0.1, 1e-3, 1.0], dtype=dtype)[:, None, None, None]
+        sets = (centre_spread * torch.randn(5, 6, 1, 3, generator=g, dtype=dtype)
+                + set_spread * torch.randn(5, 6, 4, 3, generator=g, dtype=dtype)).flatten(0, 1).requires_grad_(True)
+        d_prev = pairwise_mmd(sets.detach().flip(0))
+        d = pairwise_mmd(sets)
+        assert 2.0 - 1e-6 < float(d.detach().max()) <= 2.0 and float(d.detach().min()) < 1e-4
+        for tau in (2.0 + 1e-6, 5.0, 100.0):
+            assert mmd_hinge_vanishes(tau, gamma=0.1)
+            hinge = mmd_hinge(d_prev, d, tau)
+            (grad,) = torch.autograd.grad(hinge, sets, retain_graph=True)
+            assert float(hinge) == 0.0 and not grad.any()
+        hinge = mmd_hinge(d_prev, d, 1.0)
+        (grad,) = torch.autograd.grad(hinge, sets)
+        assert not mmd_hinge_vanishes(1.0, gamma=0.1) and float(hinge) > 0 and grad.any()
+    assert not mmd_hinge_vanishes(2.0, gamma=0.1) and not mmd_hinge_vanishes(5.0, gamma=-0.1)  # unbounded kernel
 
 
 def test_l2_transfer_is_lambda_times_the_squared_distance():

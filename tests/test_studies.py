@@ -345,6 +345,20 @@ def test_interleaving_only_runs_the_rows_named_and_shows_the_others_once_finishe
         interleaving.complete_multilevel(Namespace(**{**args, "only": ["ILL"]}), runs)
 
 
+def test_interleaving_rows_where_the_mmd_hinge_cannot_act_share_the_uncoupled_run(tmp_path):
+    """IMTNAS at tau = 5, at any C, and without transfer are one search (bit for bit:
+    test_methods_interleaving), so they get one run directory; at tau = 1 the hinge acts."""
+    interleaving = _study_experiments("interleaving")
+    tiny = {"images_per_class": 8, "channels": 4, "batch_size": 16, "epochs": 1, "mmd_examples": 2}
+    runs = {label: interleaving.MultilevelRun("imtnas-darts", {**tiny, **settings}) for label, settings in (
+        ("tau 5", {}), ("C 3", {"mmd_augmentations": 3}), ("tau 25", {"mmd_tau": 25.0}), ("none", {"transfer": "none"}),
+        ("tau 1", {"mmd_tau": 1.0, "mmd_augmentations": 3}))}
+    dirs = interleaving.complete_multilevel(_interleaving_args(tmp_path), runs)
+    assert dirs["tau 5"] == dirs["C 3"] == dirs["tau 25"] == dirs["none"] != dirs["tau 1"]
+    assert dirs["none"].name.endswith("-transfernone") and len(list(dirs["none"].parent.iterdir())) == 2
+    assert json.loads((dirs["none"] / "config.json").read_text())["config"]["transfer"] == "none"
+
+
 def test_interleaving_single_task_baseline_searches_the_first_task_alone(tmp_path):
     interleaving = _study_experiments("interleaving")
     args = _interleaving_args(tmp_path)
@@ -375,10 +389,16 @@ def test_interleaving_studies_run_the_papers_settings(tmp_path, monkeypatch):
 
     assert [config(f"C = {c}").mmd_augmentations for c in (3, 10, 20, 30, 40)] == [3, 10, 20, 30, 40]
     assert config("C = 0 (no transfer)").transfer == "none"
+    imtnas_rows = ["C = 0 (no transfer)", "L2-Weights", "L2-Embedding", "Example-Similarity", "tau = 0.1", "IMTNAS-Pcdarts"]
+    assert {config(label).head_step for label in imtnas_rows} == {"unrolled"}  # the ablations keep IMTNAS's Eq. 20
+    assert config("IL (DARTS-2nd)").head_step == config("MTL (Eq. 10)").head_step == "own"  # IL Eq. 8
     assert [config(f"tau = {t}").mmd_tau for t in ("0.1", "1", "5", "25", "100")] == [0.1, 1.0, 5.0, 25.0, 100.0]
     assert [config(label).transfer for label in ("Ours (MMD hinge)", "L2-Weights", "L2-Embedding", "Example-Similarity")] == [
         "mmd", "l2", "embedding-l2", "similarity"]
-    assert config("second task first").task_order == (1, 0) and config("first task first").task_order == ()
+    for run in ("IL (DARTS-2nd)", "IMTNAS-Darts2nd"):
+        first, second = seen[f"{run}, first task first"], seen[f"{run}, second task first"]
+        assert first == seen[run] and second.algo == first.algo  # the default order is the main tables' run
+        assert config(f"{run}, second task first").task_order == (1, 0) and config(f"{run}, first task first").task_order == ()
     assert [config(f"MTL-{k}-Darts2nd").mtl_sharing for k in ("SAO", "HWS", "SWS")] == ["none", "hard", "soft"]
     assert seen["Darts2nd (single task)"].tasks == 1 and seen["MTL (Eq. 10)"].tasks == 2
     assert seen["IMTNAS-Darts2nd"] == seen["Ours (MMD hinge)"] == seen["C = 20"] == seen["tau = 5"]

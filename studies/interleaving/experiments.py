@@ -25,6 +25,7 @@ from bench_toolkit.fileio import read_json
 from bench_toolkit.search.differentiable import config_for
 from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS
 from bench_toolkit.search.multilevel.run import run_interleaved
+from bench_toolkit.search.multilevel.transfer import mmd_hinge_vanishes
 from bench_toolkit.study import (
     curve_figure, finished_elsewhere, finished_run, holds_this_run, only, scale_folder, write_outputs,
 )
@@ -36,6 +37,14 @@ PAPER_IL = {  # IL Tables 2 and 3: test error (%) of the found cell trained on C
     "PC-DARTS (single task)": "CIFAR-100 17.96 ± 0.15, CIFAR-10 2.57 ± 0.07",
     "MTL-PCDARTS": "CIFAR-100 18.11 ± 0.27, CIFAR-10 2.63 ± 0.05",
     "IL-PCDARTS": "CIFAR-100 17.83 ± 0.14, CIFAR-10 2.55 ± 0.11",
+}
+# IL Table 5 and IMTNAS Table 7: the two task orders, M = 2. The papers' order 1 starts with CIFAR-100, order 2
+# with CIFAR-10; the studies' first task (--data) is CIFAR-10, so "first task first" is their order 2.
+PAPER_ORDER = {
+    "IL (DARTS-2nd), first task first": "order 2 (CIFAR-10 first): CIFAR-100 17.19 ± 0.14, CIFAR-10 2.79 ± 0.11",
+    "IL (DARTS-2nd), second task first": "order 1 (CIFAR-100 first): CIFAR-100 17.12 ± 0.08, CIFAR-10 2.73 ± 0.04",
+    "IMTNAS-Darts2nd, first task first": "order 2 (CIFAR-10 first): CIFAR-100 17.21 ± 0.18, CIFAR-10 2.67 ± 0.12",
+    "IMTNAS-Darts2nd, second task first": "order 1 (CIFAR-100 first): CIFAR-100 17.33 ± 0.10, CIFAR-10 2.65 ± 0.02",
 }
 LAMBDAS = (0.01, 1.0, 100.0, 1000.0)  # IL Fig. 2's lambda (its default 100)
 ROUNDS = (1, 2, 3)  # IL Fig. 3's M (its default 2)
@@ -106,7 +115,8 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
     (``run_interleaved`` resumes from its checkpoints) and grown when asked for more seeds; a
     directory holding the run with other settings, on other tasks or over seeds the study's do not
     start with stops the study (``study.holds_this_run``, as the other studies; runs of a task pair
-    live in :func:`task_pair_dir`). Runs with equal settings share a directory, so a configuration
+    live in :func:`task_pair_dir`). Runs with equal settings -- or computing the same search,
+    :func:`computed_as` -- share a directory, so a configuration
     two studies need is searched once. With ``--workers N`` up to N configurations run at once,
     each in its own process (a configuration's seeds share one run directory, so they run one after
     another); a failed one does not stop the others (``executors.run_in_processes``)."""
@@ -117,6 +127,7 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
     pending: dict[Path, tuple] = {}
     seeds = list(range(args.seeds))
     for label, run in runs.items():
+        run = computed_as(run, args.scale)
         config = config_for(args.scale, MULTILEVEL_METHODS[run.algo], {"resolution": 16, **run.settings})
         settings = "-".join(f"{k}{_setting_text(v)}" for k, v in run.settings.items()) or "default"
         out = task_pair_dir(Path(args.runs_dir), args) / (f"{run.algo}-{settings}" + ("-single-task" if run.tasks == 1 else ""))
@@ -132,6 +143,19 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
                             seeds, out, args.scale, args.device, resume)
     run_in_processes([(out.name, run_interleaved, job) for out, job in pending.items()], args.workers, args.threads)
     return directories
+
+
+def computed_as(run: MultilevelRun, scale: str) -> MultilevelRun:
+    """The run that computes ``run``: where IMTNAS's MMD hinge cannot act (tau above the MMD's bound
+    2, ``transfer.mmd_hinge_vanishes``) the search is the one without transfer, bit for bit (tested),
+    so every such row -- IMTNAS at the paper's tau = 5, each C of Table 8, tau >= 5 in Table 10 --
+    shares that run (its directory says ``transfernone``). The MMD's settings are dropped wherever
+    the hinge is not computed."""
+    config = config_for(scale, MULTILEVEL_METHODS[run.algo], run.settings)
+    if config.transfer == "mmd" and not mmd_hinge_vanishes(config.mmd_tau, config.mmd_gamma):
+        return run
+    settings = {k: v for k, v in run.settings.items() if not k.startswith("mmd_")}
+    return run._replace(settings=settings | ({"transfer": "none"} if config.transfer == "mmd" else {}))
 
 
 def _setting_text(value: Any) -> str:
@@ -161,14 +185,19 @@ def _table(args: argparse.Namespace, name: str, runs: dict[str, MultilevelRun], 
     there are left as they are, and the rows missing here are named."""
     run_dirs = complete_multilevel(args, runs)
     table = write_outputs(_tables_dir(args), name, cell_table(run_dirs, paper), rows_of=("search", list(runs)))
-    elsewhere = [label for label in table["search"] if label not in run_dirs]
-    if elsewhere:
-        print(f"{name}_accuracy.png and {name}_magnitude.png not redrawn: no runs here for {', '.join(elsewhere)} "
-              f"(rows kept from {name}.csv)")
+    elsewhere = kept_rows(table, run_dirs)
+    if len(elsewhere):
+        print(f"{name}_accuracy.png and {name}_magnitude.png not redrawn: no runs here for "
+              f"{', '.join(elsewhere['search'])} (rows kept from {name}.csv)")
     elif run_dirs:
         for kind in ("accuracy", "magnitude"):
             curve_figure(run_dirs, kind, _tables_dir(args) / f"{name}_{kind}.png", title)
     return run_dirs, table
+
+
+def kept_rows(table: pd.DataFrame, run_dirs: dict[str, Path]) -> pd.DataFrame:
+    """The rows of a study's table that its CSV kept without a run here (made on another machine)."""
+    return table[~table["search"].isin(list(run_dirs))]
 
 
 def sweep_points(run_dirs: dict[str, Path], setting: str, values: dict[str, float], run: str) -> pd.DataFrame:
@@ -195,7 +224,7 @@ def _sweep(args: argparse.Namespace, name: str, setting: str, values: dict[str, 
     benchmark answers against the setting (the paper's figure), for every row of the table -- the
     rows whose runs are not here answered by ``--benchmark`` from their cells."""
     run_dirs, table = _table(args, name, runs, {}, title)
-    kept = table[~table["search"].isin(list(run_dirs))]
+    kept = kept_rows(table, run_dirs)
     if not args.benchmark and len(kept):
         print(f"{name}.png not redrawn: its rows {', '.join(kept['search'])} have no runs here; pass --benchmark to "
               "answer their cells")
@@ -260,10 +289,13 @@ def transfer_ablation(args: argparse.Namespace) -> None:
 
 
 def task_order(args: argparse.Namespace) -> None:
-    """IL Table 5 / IMTNAS Table 7: IMTNAS-Darts2nd with the first task (``--data``) first, then second."""
-    _table(args, "imtnas_task_order", {"first task first": MultilevelRun("imtnas-darts", {}),
-                                       "second task first": MultilevelRun("imtnas-darts", {"task_order": (1, 0)})}, {},
-           "IMTNAS Table 7")
+    """IL Table 5 and IMTNAS Table 7: IL (DARTS-2nd) and IMTNAS-Darts2nd, each with the first task
+    (``--data``) first and with the second first (M = 2: tasks 1, 2, 1, 2 against 2, 1, 2, 1)."""
+    runs = {}
+    for label, algo in (("IL (DARTS-2nd)", "il-darts"), ("IMTNAS-Darts2nd", "imtnas-darts")):
+        runs |= {f"{label}, first task first": MultilevelRun(algo, {}),
+                 f"{label}, second task first": MultilevelRun(algo, {"task_order": (1, 0)})}
+    _table(args, "task_order", runs, PAPER_ORDER, "IL Table 5, IMTNAS Table 7")
 
 
 def augmentations_sweep(args: argparse.Namespace) -> None:

@@ -24,6 +24,7 @@ TRANSFERS = ("l2", "mmd", "embedding-l2", "similarity", "none")  # the coupling 
 MULTILEVEL_GRADIENTS = ("exact", "finite-difference")
 STAGE_WEIGHTS = ("copies", "hypernetwork")  # each stage's encoder weights: its own, or generated (IMTNAS)
 MTL_SHARINGS = ("none", "hard", "soft")  # mtl-darts: separate encoders, one encoder, or L2-coupled ones
+HEAD_STEPS = ("own", "unrolled")  # the final-round heads' step: at the stage's own weights (IL Eq. 8) or unrolled (IMTNAS Eq. 20)
 IF_SAMPLINGS = ("interleaving-free", "reference", "none", "probe")  # IF-NAS's sampling (interleaving_free.py)
 
 
@@ -181,6 +182,7 @@ class SearchConfig:
     multilevel_gradient: str = "exact"  # or "finite-difference" (the papers' approximation)
     stage_weights: str = "copies"  # or "hypernetwork" (IMTNAS Sec. 3.3: generated from A, task, round, chunk)
     mtl_sharing: str = "none"  # mtl-darts: "hard" (one encoder) or "soft" (L2-coupled, il_lambda) weight sharing
+    head_step: str = "own"  # the final-round heads' one step: at the stage's own weights (IL Eq. 8) or "unrolled" (IMTNAS Eq. 20)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -241,6 +243,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "asap_policy": ASAP_POLICIES, "warmup_schedule": WARMUP_SCHEDULES, "precision": PRECISIONS,
     "if_sampling": IF_SAMPLINGS, "stem": lchain.STEMS, "transfer": TRANSFERS,
     "multilevel_gradient": MULTILEVEL_GRADIENTS, "mtl_sharing": MTL_SHARINGS, "stage_weights": STAGE_WEIGHTS,
+    "head_step": HEAD_STEPS,
 }
 """The settings that name one of a few options, and those options."""  # annotations as written (postponed)
 

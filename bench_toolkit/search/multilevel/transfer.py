@@ -64,6 +64,20 @@ def mmd_hinge(d_prev: torch.Tensor, d: torch.Tensor, tau: float = 5.0) -> torch.
     return torch.clamp(-(d_prev - tau) * (d - tau), min=0).sum()
 
 
+MMD_BOUND = 2.0
+"""The largest MMD (Eq. 3) under a kernel with values in [0, 1]: two within-set means of at most 1
+each, minus twice a non-negative cross mean. Floating point keeps it: a rounded mean of numbers
+at most 1 is at most 1."""
+
+
+def mmd_hinge_vanishes(tau: float, gamma: float) -> bool:
+    """Whether Eq. 4's hinge is zero, with a zero gradient, whatever the embeddings: with the RBF
+    kernel's values in (0, 1] (``gamma >= 0``) every MMD is at most :data:`MMD_BOUND`, so for
+    ``tau > 2`` both factors of ``-(d_prev - tau)(d - tau)`` are negative, the clamp's input is
+    below 0 and nothing passes it. The paper's tau = 5 is such a threshold."""
+    return gamma >= 0 and tau > MMD_BOUND
+
+
 def embedding_l2(z: torch.Tensor, z_prev: torch.Tensor) -> torch.Tensor:
     """The mean over images of ``||z - z_prev||^2`` (embeddings ``(n, d)`` of the same images)."""
     return (z - z_prev).pow(2).sum(dim=1).mean()
