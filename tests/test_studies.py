@@ -395,10 +395,11 @@ def test_interleaving_studies_run_the_papers_settings(tmp_path, monkeypatch):
     assert [config(f"tau = {t}").mmd_tau for t in ("0.1", "1", "5", "25", "100")] == [0.1, 1.0, 5.0, 25.0, 100.0]
     assert [config(label).transfer for label in ("Ours (MMD hinge)", "L2-Weights", "L2-Embedding", "Example-Similarity")] == [
         "mmd", "l2", "embedding-l2", "similarity"]
+    assert not [label for label in seen if "," in label]  # --only can name every row
     for run in ("IL (DARTS-2nd)", "IMTNAS-Darts2nd"):
-        first, second = seen[f"{run}, first task first"], seen[f"{run}, second task first"]
+        first, second = seen[f"{run}: first task first"], seen[f"{run}: second task first"]
         assert first == seen[run] and second.algo == first.algo  # the default order is the main tables' run
-        assert config(f"{run}, second task first").task_order == (1, 0) and config(f"{run}, first task first").task_order == ()
+        assert config(f"{run}: second task first").task_order == (1, 0) and config(f"{run}: first task first").task_order == ()
     assert [config(f"MTL-{k}-Darts2nd").mtl_sharing for k in ("SAO", "HWS", "SWS")] == ["none", "hard", "soft"]
     assert seen["Darts2nd (single task)"].tasks == 1 and seen["MTL (Eq. 10)"].tasks == 2
     assert seen["IMTNAS-Darts2nd"] == seen["Ours (MMD hinge)"] == seen["C = 20"] == seen["tau = 5"]

@@ -41,10 +41,10 @@ PAPER_IL = {  # IL Tables 2 and 3: test error (%) of the found cell trained on C
 # IL Table 5 and IMTNAS Table 7: the two task orders, M = 2. The papers' order 1 starts with CIFAR-100, order 2
 # with CIFAR-10; the studies' first task (--data) is CIFAR-10, so "first task first" is their order 2.
 PAPER_ORDER = {
-    "IL (DARTS-2nd), first task first": "order 2 (CIFAR-10 first): CIFAR-100 17.19 ± 0.14, CIFAR-10 2.79 ± 0.11",
-    "IL (DARTS-2nd), second task first": "order 1 (CIFAR-100 first): CIFAR-100 17.12 ± 0.08, CIFAR-10 2.73 ± 0.04",
-    "IMTNAS-Darts2nd, first task first": "order 2 (CIFAR-10 first): CIFAR-100 17.21 ± 0.18, CIFAR-10 2.67 ± 0.12",
-    "IMTNAS-Darts2nd, second task first": "order 1 (CIFAR-100 first): CIFAR-100 17.33 ± 0.10, CIFAR-10 2.65 ± 0.02",
+    "IL (DARTS-2nd): first task first": "order 2 (CIFAR-10 first): CIFAR-100 17.19 ± 0.14, CIFAR-10 2.79 ± 0.11",
+    "IL (DARTS-2nd): second task first": "order 1 (CIFAR-100 first): CIFAR-100 17.12 ± 0.08, CIFAR-10 2.73 ± 0.04",
+    "IMTNAS-Darts2nd: first task first": "order 2 (CIFAR-10 first): CIFAR-100 17.21 ± 0.18, CIFAR-10 2.67 ± 0.12",
+    "IMTNAS-Darts2nd: second task first": "order 1 (CIFAR-100 first): CIFAR-100 17.33 ± 0.10, CIFAR-10 2.65 ± 0.02",
 }
 LAMBDAS = (0.01, 1.0, 100.0, 1000.0)  # IL Fig. 2's lambda (its default 100)
 ROUNDS = (1, 2, 3)  # IL Fig. 3's M (its default 2)
@@ -293,8 +293,8 @@ def task_order(args: argparse.Namespace) -> None:
     (``--data``) first and with the second first (M = 2: tasks 1, 2, 1, 2 against 2, 1, 2, 1)."""
     runs = {}
     for label, algo in (("IL (DARTS-2nd)", "il-darts"), ("IMTNAS-Darts2nd", "imtnas-darts")):
-        runs |= {f"{label}, first task first": MultilevelRun(algo, {}),
-                 f"{label}, second task first": MultilevelRun(algo, {"task_order": (1, 0)})}
+        runs |= {f"{label}: first task first": MultilevelRun(algo, {}),
+                 f"{label}: second task first": MultilevelRun(algo, {"task_order": (1, 0)})}
     _table(args, "task_order", runs, PAPER_ORDER, "IL Table 5, IMTNAS Table 7")
 
 
