@@ -130,10 +130,10 @@ def test_mmd_hinge_vanishes_with_its_gradient_above_the_kernels_bound():
             assert mmd_hinge_vanishes(tau, gamma=0.1)
             hinge = mmd_hinge(d_prev, d, tau)
             (grad,) = torch.autograd.grad(hinge, sets, retain_graph=True)
-            assert float(hinge) == 0.0 and not grad.any()
+            assert float(hinge.detach()) == 0.0 and not grad.any()
         hinge = mmd_hinge(d_prev, d, 1.0)
         (grad,) = torch.autograd.grad(hinge, sets)
-        assert not mmd_hinge_vanishes(1.0, gamma=0.1) and float(hinge) > 0 and grad.any()
+        assert not mmd_hinge_vanishes(1.0, gamma=0.1) and float(hinge.detach()) > 0 and grad.any()
     assert not mmd_hinge_vanishes(2.0, gamma=0.1) and not mmd_hinge_vanishes(5.0, gamma=-0.1)  # unbounded kernel
 
 
