@@ -23,9 +23,8 @@ from bench_toolkit.diagnostics.recorder import benchmark_answers
 from bench_toolkit.executors import run_in_processes
 from bench_toolkit.fileio import read_json
 from bench_toolkit.search.differentiable import config_for
-from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS
+from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS, mmd_acts
 from bench_toolkit.search.multilevel.run import run_interleaved
-from bench_toolkit.search.multilevel.transfer import mmd_hinge_vanishes
 from bench_toolkit.study import (
     curve_figure, finished_elsewhere, finished_run, holds_this_run, only, scale_folder, write_outputs,
 )
@@ -147,12 +146,12 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
 
 def computed_as(run: MultilevelRun, scale: str) -> MultilevelRun:
     """The run that computes ``run``: where IMTNAS's MMD hinge cannot act (tau above the MMD's bound
-    2, ``transfer.mmd_hinge_vanishes``) the search is the one without transfer, bit for bit (tested),
+    2, ``engine.mmd_acts``) the search is the one without transfer, bit for bit (tested),
     so every such row -- IMTNAS at the paper's tau = 5, each C of Table 8, tau >= 5 in Table 10 --
     shares that run (its directory says ``transfernone``). The MMD's settings are dropped wherever
     the hinge is not computed."""
     config = config_for(scale, MULTILEVEL_METHODS[run.algo], run.settings)
-    if config.transfer == "mmd" and not mmd_hinge_vanishes(config.mmd_tau, config.mmd_gamma):
+    if mmd_acts(config):
         return run
     settings = {k: v for k, v in run.settings.items() if not k.startswith("mmd_")}
     return run._replace(settings=settings | ({"transfer": "none"} if config.transfer == "mmd" else {}))

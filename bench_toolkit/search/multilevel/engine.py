@@ -93,6 +93,12 @@ MULTILEVEL_METHODS |= {name.replace("-darts", "-pc-darts"): {**settings, **PC_DA
 MULTILEVEL_METHODS |= {name.replace("-darts", "-pdarts"): {**settings, **P_DARTS} for name, settings in BASES.items()}
 
 
+def mmd_acts(config: SearchConfig) -> bool:
+    """Whether the search computes IMTNAS's MMD hinge: its transfer is ``mmd`` and the hinge can be
+    non-zero (:func:`~.transfer.mmd_hinge_vanishes`); otherwise the search is the uncoupled one."""
+    return config.transfer == "mmd" and not mmd_hinge_vanishes(config.mmd_tau, config.mmd_gamma)
+
+
 def is_progressive(algo: str) -> bool:
     """The methods searched in P-DARTS's three stages (one run of :class:`InterleavedSearch` each)."""
     return algo.endswith("-pdarts")
@@ -153,7 +159,7 @@ class InterleavedSearch:
         self.alphas: list[np.ndarray] = []
         self.batches: dict[int, tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]] = {}
         self._sets: dict[int, torch.Tensor] = {}  # IMTNAS: this iteration's augmentation sets per learner
-        self._mmd_acts = not mmd_hinge_vanishes(config.mmd_tau, config.mmd_gamma)
+        self._mmd_acts = mmd_acts(config)
         self.row_stages = list(self.stages)  # the (round, learner) of each history row
 
     # -- the pieces of the multi-level problem -------------------------------------------------------
@@ -187,7 +193,7 @@ class InterleavedSearch:
         c = self.config
         if c.transfer == "l2":
             return l2_transfer(c.il_lambda)(A, W, prev, learner)
-        if c.transfer == "mmd" and self._mmd_acts:
+        if self._mmd_acts:
             sets = self.augmentation_sets(learner)
             shape = sets.shape
             flat = sets.flatten(0, 1)
@@ -250,7 +256,7 @@ class InterleavedSearch:
                 self.encoder.beta.copy_(extra["beta"])
 
     def train_step(self) -> dict[tuple[int, int], np.ndarray]:
-        if self.config.transfer == "mmd" and self._mmd_acts:
+        if self._mmd_acts:
             self._draw_sets()
         self.alpha_step()
         A = self.architecture.detach()
