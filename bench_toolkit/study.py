@@ -208,6 +208,24 @@ def curve_figure(run_dirs: dict[str, Path], kind: str, out: Path, title: str, sh
     return epoch_plot(labelled_history(run_dirs), kind, out, title, shift, scale_epochs)
 
 
+def kept_rows(table: pd.DataFrame, column: str, run_dirs: Mapping[str, Path]) -> pd.DataFrame:
+    """The rows of a study's table (its ``column`` names them) that its CSV kept without a run
+    here: runs made in another session or on another machine (:func:`write_outputs`' ``rows_of``)."""
+    return table[~table[column].isin(list(run_dirs))]
+
+
+def may_redraw(table: pd.DataFrame, column: str, run_dirs: Mapping[str, Path], figures: Sequence[Path]) -> bool:
+    """Whether a table's per-epoch ``figures`` may be drawn again from the runs here. They need
+    every row's history, so while some of the table's rows come from its CSV alone
+    (:func:`kept_rows`) the figures already there are left as they are -- a figure of fewer rows
+    would replace them -- and the rows missing here are named."""
+    kept = kept_rows(table, column, run_dirs)
+    if len(kept):
+        print(f"{' and '.join(f.name for f in figures)} not redrawn: no runs here for {', '.join(kept[column])} "
+              "(rows kept from the CSV)")
+    return bool(run_dirs) and not len(kept)
+
+
 def per_seed(values: Sequence[float], decimals: int = 2) -> str:
     """The values of a table cell's seeds, comma-separated (``decimals=0`` for depths, epochs)."""
     return ", ".join(f"{v:.{decimals}f}" for v in values)

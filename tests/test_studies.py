@@ -502,12 +502,37 @@ def test_exp8_needs_an_nb101_file_and_runs_darts_500_epochs_in_each_space(tmp_pa
     seen = {}
     monkeypatch.setattr(degradation, "table_rows", lambda args, runs: seen.update(runs) or {})
     monkeypatch.setattr(degradation, "curve_figure", lambda *a, **k: None)
-    monkeypatch.setattr(degradation, "write_outputs", lambda *a, **k: None)
+    monkeypatch.setattr(degradation, "write_outputs", lambda *a, **k: pd.DataFrame({"method": []}))
     monkeypatch.setattr(degradation, "final_table", lambda runs: None)
     degradation.exp8(Namespace(**{**vars(args), "benchmark": "nb101:/data/nasbench_full.tfrecord"}))
     configs = {label: config_for("mini", get_method(run.algo).defaults, run.settings) for label, run in seen.items()}
     assert {(c.space, c.oneshot_space, c.epochs, c.cells_per_stage) for c in configs.values()} == {
         ("nb101-1shot1", k, 500, 1) for k in (1, 2, 3)}
+
+
+def test_a_comparison_run_in_part_keeps_the_other_rows_and_its_figures(tmp_path, monkeypatch, capsys):
+    """The degradation paper's comparisons (Exp.1-7) rerun with some rows' runs absent here (made
+    on another machine): their table rows stay in the CSV, and the per-epoch figures, which need
+    every row's history, are left as they were -- not replaced by figures of fewer rows -- and the
+    missing rows are named."""
+    degradation = _study_experiments("darts_degradation")
+    here = {"DARTS-V1": tmp_path / "v1", "EX-DARTS": tmp_path / "ex"}
+    monkeypatch.setattr(degradation, "table_rows", lambda args, runs: {k: here[k] for k in runs if k in here})
+    monkeypatch.setattr(degradation, "final_table",
+                        lambda runs: pd.DataFrame({"method": list(runs), "acc": [f"{label} here" for label in runs]}))
+    drawn = []
+    monkeypatch.setattr(degradation, "curve_figure", lambda runs, kind, out, *a, **k: drawn.append((kind, list(runs))))
+    args = _args(tmp_path, seeds=1)
+    degradation.exp5(args)
+    assert drawn == [("accuracy", ["DARTS-V1", "EX-DARTS"]), ("magnitude", ["DARTS-V1", "EX-DARTS"])]
+    del here["DARTS-V1"]
+    capsys.readouterr()
+    degradation.exp5(args)
+    assert len(drawn) == 2
+    assert ("exp5_ex_darts_accuracy.png and exp5_ex_darts_magnitude.png not redrawn: no runs here for DARTS-V1"
+            in capsys.readouterr().out)
+    table = pd.read_csv(common.figure_dir(args) / "exp5_ex_darts.csv")
+    assert table.values.tolist() == [["DARTS-V1", "DARTS-V1 here"], ["EX-DARTS", "EX-DARTS here"]]
 
 
 def test_asap_figures_are_drawn_from_the_runs(tmp_path, monkeypatch):

@@ -10,7 +10,8 @@ import pandas as pd
 
 from bench_toolkit.search.differentiable.presets import weight_lr
 from bench_toolkit.study import (
-    complete, criteria_table, curve_figure, figure_dir, final_table, method_run, preset_run, table_rows, write_outputs,
+    complete, criteria_table, curve_figure, figure_dir, final_table, may_redraw, method_run, preset_run, table_rows,
+    write_outputs,
 )
 
 
@@ -21,12 +22,12 @@ def _out(args: argparse.Namespace) -> Path:
 def _compare(args: argparse.Namespace, name: str, title: str, presets: dict[str, str], magnitudes: tuple[str, ...] = (),
              warmups: dict[str, int] | None = None) -> None:
     runs = table_rows(args, {label: preset_run(preset) for label, preset in presets.items()})
-    curve_figure(runs, "accuracy", _out(args) / f"{name}_accuracy.png", title,
-                 shift={label: w for label, w in (warmups or {}).items() if label in runs})
-    if any(m in runs for m in magnitudes):
-        curve_figure({m: runs[m] for m in magnitudes if m in runs}, "magnitude", _out(args) / f"{name}_magnitude.png",
-                     "operation magnitude")
-    write_outputs(_out(args), name, final_table(runs))
+    table = write_outputs(_out(args), name, final_table(runs), rows_of=("method", list(presets)))
+    accuracy, magnitude = _out(args) / f"{name}_accuracy.png", _out(args) / f"{name}_magnitude.png"
+    if may_redraw(table, "method", runs, [accuracy, magnitude] if magnitudes else [accuracy]):
+        curve_figure(runs, "accuracy", accuracy, title, shift={label: w for label, w in (warmups or {}).items() if label in runs})
+        if any(m in runs for m in magnitudes):
+            curve_figure({m: runs[m] for m in magnitudes if m in runs}, "magnitude", magnitude, "operation magnitude")
 
 
 def exp1(args: argparse.Namespace) -> None:
@@ -82,9 +83,11 @@ def exp8(args: argparse.Namespace) -> None:
     spaces = {f"space {k}": method_run("darts-v1", {"space": "nb101-1shot1", "oneshot_space": k, "epochs": 500},
                                        f"exp8-ss{k}") for k in (1, 2, 3)}
     runs = table_rows(args, spaces)
-    curve_figure(runs, "accuracy", _out(args) / "exp8_oneshot1_accuracy.png", "Exp.8: NAS-Bench-1Shot1")
-    curve_figure(runs, "magnitude", _out(args) / "exp8_oneshot1_magnitude.png", "operation magnitude")
-    write_outputs(_out(args), "exp8_oneshot1", final_table(runs), rows_of=("method", list(spaces)))
+    table = write_outputs(_out(args), "exp8_oneshot1", final_table(runs), rows_of=("method", list(spaces)))
+    accuracy, magnitude = _out(args) / "exp8_oneshot1_accuracy.png", _out(args) / "exp8_oneshot1_magnitude.png"
+    if may_redraw(table, "method", runs, [accuracy, magnitude]):
+        curve_figure(runs, "accuracy", accuracy, "Exp.8: NAS-Bench-1Shot1")
+        curve_figure(runs, "magnitude", magnitude, "operation magnitude")
 
 
 TABLE1 = {"DARTS-V1": preset_run("darts-v1"), "DARTS-V2": method_run("darts-v2", {}, "darts-v2"),

@@ -32,8 +32,8 @@ from bench_toolkit.nn.lchain_network import MaddsTable
 from bench_toolkit.search.differentiable import config_for, get_method
 from bench_toolkit.search.differentiable.config import SearchConfig
 from bench_toolkit.spaces import darts, lchain
-from bench_toolkit.study import (StudyRun, complete, curve_figure, figure_dir, labelled_history, method_run, table_rows,
-                                 per_seed, write_outputs)
+from bench_toolkit.study import (StudyRun, complete, curve_figure, figure_dir, labelled_history, may_redraw, method_run,
+                                 table_rows, per_seed, write_outputs)
 
 PAPER_COUNTS = {"DARTS": "1.1e+18", "4-chain": "1.8e+116", "6-chain": "7.5e+163", "8-chain": "1.6e+204"}
 PAPER_TABLE4 = {"w/o IF": "22.5 ± 2.0", "w/ IF": "43 ± 3"}  # depth, IF-NAS Table 4 (ImageNet, 4 searches each)
@@ -183,9 +183,10 @@ def table4(args: argparse.Namespace) -> None:
     """Table 4: w/ and w/o interleaving-free sampling -- depth of the retained networks."""
     labels = ["w/o IF", "w/ IF", "w/o IF (threshold 0.1)", "w/ IF (threshold 0.1)", "w/ IF (mu x10)"]
     run_dirs = table_rows(args, runs(args, labels))
-    curve_figure(run_dirs, "depth", _out(args) / "table4_depth.png", "IF-NAS Table 4")
-    write_outputs(_out(args), "table4_if_sampling", summary(final_architectures(run_dirs), "depth", PAPER_TABLE4, args.scale),
-                  rows_of=("search", labels))
+    table = write_outputs(_out(args), "table4_if_sampling", summary(final_architectures(run_dirs), "depth", PAPER_TABLE4, args.scale),
+                          rows_of=("search", labels))
+    if may_redraw(table, "search", run_dirs, [_out(args) / "table4_depth.png"]):
+        curve_figure(run_dirs, "depth", _out(args) / "table4_depth.png", "IF-NAS Table 4")
 
 
 def table5(args: argparse.Namespace) -> None:
@@ -193,7 +194,8 @@ def table5(args: argparse.Namespace) -> None:
     labels = ["w/ IF", "IC 1", "IC 2", "IC 3"]
     run_dirs = table_rows(args, runs(args, labels))
     paper = {"w/ IF": PAPER_TABLE5[0], **{f"IC {k}": PAPER_TABLE5[k] for k in (1, 2, 3)}}
-    curve_figure(run_dirs, "depth", _out(args) / "table5_depth.png", "IF-NAS Table 5")
-    write_outputs(_out(args), "table5_interleaved", summary(final_architectures(run_dirs), "depth", paper, args.scale),
-                  rows_of=("search", labels))
+    table = write_outputs(_out(args), "table5_interleaved", summary(final_architectures(run_dirs), "depth", paper, args.scale),
+                          rows_of=("search", labels))
+    if may_redraw(table, "search", run_dirs, [_out(args) / "table5_depth.png"]):
+        curve_figure(run_dirs, "depth", _out(args) / "table5_depth.png", "IF-NAS Table 5")
 

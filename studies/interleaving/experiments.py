@@ -26,7 +26,8 @@ from bench_toolkit.search.differentiable import config_for
 from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS, mmd_acts
 from bench_toolkit.search.multilevel.run import run_interleaved
 from bench_toolkit.study import (
-    curve_figure, finished_elsewhere, finished_run, holds_this_run, only, scale_folder, write_outputs,
+    curve_figure, finished_elsewhere, finished_run, holds_this_run, kept_rows, may_redraw, only, scale_folder,
+    write_outputs,
 )
 
 PAPER_IL = {  # IL Tables 2 and 3: test error (%) of the found cell trained on CIFAR-100 / CIFAR-10 (600 epochs)
@@ -184,19 +185,11 @@ def _table(args: argparse.Namespace, name: str, runs: dict[str, MultilevelRun], 
     there are left as they are, and the rows missing here are named."""
     run_dirs = complete_multilevel(args, runs)
     table = write_outputs(_tables_dir(args), name, cell_table(run_dirs, paper), rows_of=("search", list(runs)))
-    elsewhere = kept_rows(table, run_dirs)
-    if len(elsewhere):
-        print(f"{name}_accuracy.png and {name}_magnitude.png not redrawn: no runs here for "
-              f"{', '.join(elsewhere['search'])} (rows kept from {name}.csv)")
-    elif run_dirs:
-        for kind in ("accuracy", "magnitude"):
-            curve_figure(run_dirs, kind, _tables_dir(args) / f"{name}_{kind}.png", title)
+    figures = {kind: _tables_dir(args) / f"{name}_{kind}.png" for kind in ("accuracy", "magnitude")}
+    if may_redraw(table, "search", run_dirs, list(figures.values())):
+        for kind, path in figures.items():
+            curve_figure(run_dirs, kind, path, title)
     return run_dirs, table
-
-
-def kept_rows(table: pd.DataFrame, run_dirs: dict[str, Path]) -> pd.DataFrame:
-    """The rows of a study's table that its CSV kept without a run here (made on another machine)."""
-    return table[~table["search"].isin(list(run_dirs))]
 
 
 def sweep_points(run_dirs: dict[str, Path], setting: str, values: dict[str, float], run: str) -> pd.DataFrame:
@@ -223,7 +216,7 @@ def _sweep(args: argparse.Namespace, name: str, setting: str, values: dict[str, 
     benchmark answers against the setting (the paper's figure), for every row of the table -- the
     rows whose runs are not here answered by ``--benchmark`` from their cells."""
     run_dirs, table = _table(args, name, runs, {}, title)
-    kept = kept_rows(table, run_dirs)
+    kept = kept_rows(table, "search", run_dirs)
     if not args.benchmark and len(kept):
         print(f"{name}.png not redrawn: its rows {', '.join(kept['search'])} have no runs here; pass --benchmark to "
               "answer their cells")
