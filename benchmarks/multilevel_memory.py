@@ -18,24 +18,10 @@ import sys
 
 
 def measure(scale: str, learners: int, rounds: int, stage_weights: str) -> dict:
-    import numpy as np
     import torch
+    from random_multilevel import random_search
 
-    from bench_toolkit.data.batches import PairedBatches
-    from bench_toolkit.data.images import ImageSet
-    from bench_toolkit.search.differentiable import config_for
-    from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS, InterleavedSearch
-
-    config = config_for(scale, MULTILEVEL_METHODS["il-darts"], {"rounds": rounds, "stage_weights": stage_weights})
-    size, count = config.resolution or 32, 2 * config.batch_size
-    rng = np.random.default_rng(0)
-    images = ImageSet(rng.integers(0, 256, (count, size, size, 3), dtype=np.uint8), np.arange(count) % 10,
-                      tuple(map(str, range(10))), "random")
-    tasks = [PairedBatches(images, images, config.batch_size, config.resolution) for _ in range(learners)]
-    search = InterleavedSearch("il-darts", config, tasks, [f"task{k}" for k in range(learners)], None, 0)
-    pairs = [next(t.epoch(search.generator)) for t in tasks]
-    search.batches = {k: pair for k, pair in enumerate(pairs)}
-    search.epoch = config.warmup_epochs  # the alpha step included
+    search = random_search(scale, "il-darts", {"rounds": rounds, "stage_weights": stage_weights}, learners)
     search.train_step()
     stored = (sum(p.numel() for p in search.hypernetwork.parameters()) if search.hypernetwork is not None
               else sum(w.numel() for W in search.weights.values() for w in W.values()))
