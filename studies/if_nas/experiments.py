@@ -182,20 +182,22 @@ def table3(args: argparse.Namespace) -> None:
 def table4(args: argparse.Namespace) -> None:
     """Table 4: w/ and w/o interleaving-free sampling -- depth of the retained networks."""
     labels = ["w/o IF", "w/ IF", "w/o IF (threshold 0.1)", "w/ IF (threshold 0.1)", "w/ IF (mu x10)"]
-    run_dirs = table_rows(args, runs(args, labels))
-    table = write_outputs(_out(args), "table4_if_sampling", summary(final_architectures(run_dirs), "depth", PAPER_TABLE4, args.scale),
-                          rows_of=("search", labels))
-    if may_redraw(table, "search", run_dirs, [_out(args) / "table4_depth.png"]):
-        curve_figure(run_dirs, "depth", _out(args) / "table4_depth.png", "IF-NAS Table 4")
+    _depth_table(args, 4, "if_sampling", labels, PAPER_TABLE4)
 
 
 def table5(args: argparse.Namespace) -> None:
     """Table 5: 0-3 interleaved connections allowed in each sub-supernet -- depth."""
-    labels = ["w/ IF", "IC 1", "IC 2", "IC 3"]
-    run_dirs = table_rows(args, runs(args, labels))
     paper = {"w/ IF": PAPER_TABLE5[0], **{f"IC {k}": PAPER_TABLE5[k] for k in (1, 2, 3)}}
-    table = write_outputs(_out(args), "table5_interleaved", summary(final_architectures(run_dirs), "depth", paper, args.scale),
+    _depth_table(args, 5, "interleaved", ["w/ IF", "IC 1", "IC 2", "IC 3"], paper)
+
+
+def _depth_table(args: argparse.Namespace, number: int, topic: str, labels: list[str], paper: dict) -> None:
+    """Complete the rows ``labels``, write ``table<number>_<topic>`` (the retained networks' depth
+    beside the paper's) and, unless rows come from the CSV alone, ``table<number>_depth.png``."""
+    run_dirs = table_rows(args, runs(args, labels))
+    table = write_outputs(_out(args), f"table{number}_{topic}", summary(final_architectures(run_dirs), "depth", paper, args.scale),
                           rows_of=("search", labels))
-    if may_redraw(table, "search", run_dirs, [_out(args) / "table5_depth.png"]):
-        curve_figure(run_dirs, "depth", _out(args) / "table5_depth.png", "IF-NAS Table 5")
+    figure = _out(args) / f"table{number}_depth.png"
+    if may_redraw(table, "search", run_dirs, [figure]):
+        curve_figure(run_dirs, "depth", figure, f"IF-NAS Table {number}")
 
