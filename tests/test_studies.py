@@ -535,6 +535,29 @@ def test_a_comparison_run_in_part_keeps_the_other_rows_and_its_figures(tmp_path,
     assert table.values.tolist() == [["DARTS-V1", "DARTS-V1 here"], ["EX-DARTS", "EX-DARTS here"]]
 
 
+def test_asap_curves_with_a_method_run_elsewhere_keep_its_row_and_the_figure(tmp_path, monkeypatch, capsys):
+    """ASAP Fig. 6 and 7 draw every method; rerun where one method's runs are absent (made on
+    another machine) they keep its row of the final-cells CSV and leave the figure as it is."""
+    asap = _study_experiments("asap")
+    here = {"DARTS-V1": tmp_path / "v1", "ASAP": tmp_path / "asap"}
+    monkeypatch.setattr(asap, "table_rows", lambda args, runs: {k: here[k] for k in runs if k in here})
+    monkeypatch.setattr(asap, "final_table",
+                        lambda runs: pd.DataFrame({"method": list(runs), "acc": [f"{label} here" for label in runs]}))
+    drawn = []
+    monkeypatch.setattr(asap, "curve_figure", lambda runs, kind, out, *a, **k: drawn.append((kind, list(runs))))
+    args = _args(tmp_path, seeds=1)
+    asap.fig6(args)
+    asap.fig7(args)
+    assert drawn == [("accuracy", ["DARTS-V1", "ASAP"]), ("entropy", ["DARTS-V1", "ASAP"])]
+    del here["ASAP"]
+    capsys.readouterr()
+    asap.fig6(args)
+    assert len(drawn) == 2
+    assert "fig6_accuracy.png not redrawn: no runs here for ASAP" in capsys.readouterr().out
+    table = pd.read_csv(common.figure_dir(args) / "table_final_cells.csv")
+    assert table.values.tolist() == [["DARTS-V1", "DARTS-V1 here"], ["ASAP", "ASAP here"]]
+
+
 def test_asap_figures_are_drawn_from_the_runs(tmp_path, monkeypatch):
     """ASAP Fig. 3's table is ASAP's epoch time over its first epoch and 1 - sparsity, averaged
     over seeds; Fig. 6 and 7 are drawn from the same runs."""

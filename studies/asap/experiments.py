@@ -6,8 +6,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import pandas as pd
+
 from bench_toolkit.analysis import load_run, new_figure, save_figure, seed_lines
-from bench_toolkit.study import complete, curve_figure, figure_dir, final_table, method_run, table_rows, write_outputs
+from bench_toolkit.study import (complete, curve_figure, figure_dir, final_table, may_redraw, method_run, table_rows,
+                                 write_outputs)
 
 METHODS = {
     "DARTS-V1": ("darts-v1", {}),
@@ -48,14 +51,30 @@ def fig6(args: argparse.Namespace) -> None:
     (each run's epochs divided by its last: ENAS runs 310 epochs, the others 50). The paper's
     x-axis is search time scaled to [0, 1]; epochs are what every method shares, whatever its
     speed on this machine."""
-    curve_figure(_runs(args), "accuracy", _out(args) / "fig6_accuracy.png", "accuracy along the search", scale_epochs=True)
+    _progress_figure(args, "accuracy", "fig6_accuracy.png", "accuracy along the search")
 
 
 def fig7(args: argparse.Namespace) -> None:
     """Fig. 7: normalised cell entropy against search progress (as :func:`fig6`)."""
-    curve_figure(_runs(args), "entropy", _out(args) / "fig7_entropy.png", "cell entropy", scale_epochs=True)
+    _progress_figure(args, "entropy", "fig7_entropy.png", "cell entropy")
+
+
+def _progress_figure(args: argparse.Namespace, kind: str, name: str, title: str) -> None:
+    """A per-epoch figure of every method, with the final-cells table of the same runs written
+    beside it: while some methods' rows come from that CSV alone (runs made elsewhere), the figure
+    already there is left as it is rather than redrawn with fewer methods (:func:`may_redraw`)."""
+    run_dirs = _runs(args)
+    figure = _out(args) / name
+    if may_redraw(_final_cells(args, run_dirs), "method", run_dirs, [figure]):
+        curve_figure(run_dirs, kind, figure, title, scale_epochs=True)
 
 
 def table(args: argparse.Namespace) -> None:
     """Results table: NB201 accuracy of the final cells, mean ± std over seeds."""
-    write_outputs(_out(args), "table_final_cells", final_table(_runs(args)), rows_of=("method", list(METHODS)))
+    _final_cells(args, _runs(args))
+
+
+def _final_cells(args: argparse.Namespace, run_dirs: dict[str, Path]) -> pd.DataFrame:
+    """Write (and return) the final cells' table of ``run_dirs``, keeping the CSV's rows of methods
+    whose runs are not here."""
+    return write_outputs(_out(args), "table_final_cells", final_table(run_dirs), rows_of=("method", list(METHODS)))
