@@ -380,7 +380,7 @@ def test_interleaving_studies_run_the_papers_settings(tmp_path, monkeypatch):
     monkeypatch.setattr(interleaving, "cell_table", lambda *a, **k: None)
     args = _interleaving_args(tmp_path)
     for study in ("imtnas_vs_mtl", "transfer_ablation", "task_order", "augmentations_sweep", "tau_sweep", "il_vs_mtl",
-                  "lambda_sweep", "rounds_sweep"):
+                  "lambda_sweep", "rounds_sweep", "imtnas_rounds"):
         getattr(interleaving, study)(args)
 
     def config(label):
@@ -402,7 +402,10 @@ def test_interleaving_studies_run_the_papers_settings(tmp_path, monkeypatch):
         assert config(f"{run}: second task first").task_order == (1, 0) and config(f"{run}: first task first").task_order == ()
     assert [config(f"MTL-{k}-Darts2nd").mtl_sharing for k in ("SAO", "HWS", "SWS")] == ["none", "hard", "soft"]
     assert seen["Darts2nd (single task)"].tasks == 1 and seen["MTL (Eq. 10)"].tasks == 2
-    assert seen["IMTNAS-Darts2nd"] == seen["Ours (MMD hinge)"] == seen["C = 20"] == seen["tau = 5"]
+    assert (seen["IMTNAS-Darts2nd"] == seen["Ours (MMD hinge)"] == seen["C = 20"] == seen["tau = 5"]
+            == seen["2 rounds x 50 epochs (main study)"])
+    assert (config("20 rounds x 5 epochs").rounds, config("20 rounds x 5 epochs").epochs) == (20, 5)  # IMTNAS Table 9
+    assert seen["20 rounds x 5 epochs"].algo == "imtnas-darts" and config("IMTNAS-Darts2nd").epochs == 50
     pc = [config(label) for label in ("IL-PCDARTS", "MTL-PCDARTS", "IMTNAS-Pcdarts", "MTL-HWS-Pcdarts")]
     assert all(c.partial_channels == 4 and c.edge_normalisation for c in pc) and pc[3].mtl_sharing == "hard"
     assert seen["PC-DARTS (single task)"].tasks == seen["Pcdarts (single task)"].tasks == 1
