@@ -513,6 +513,18 @@ def test_exp8_needs_an_nb101_file_and_runs_darts_500_epochs_in_each_space(tmp_pa
         ("nb101-1shot1", k, 500, 1) for k in (1, 2, 3)}
 
 
+def _runs_here_only(study, here: dict, monkeypatch) -> list:
+    """Stand ``here`` (label -> run directory; a label deleted later is a run made elsewhere) for a
+    comparison study's runs, each row's final table a placeholder naming it; returns the list that
+    records each figure drawn as (kind, rows)."""
+    monkeypatch.setattr(study, "table_rows", lambda args, runs: {k: here[k] for k in runs if k in here})
+    monkeypatch.setattr(study, "final_table",
+                        lambda runs: pd.DataFrame({"method": list(runs), "acc": [f"{label} here" for label in runs]}))
+    drawn = []
+    monkeypatch.setattr(study, "curve_figure", lambda runs, kind, out, *a, **k: drawn.append((kind, list(runs))))
+    return drawn
+
+
 def test_a_comparison_run_in_part_keeps_the_other_rows_and_its_figures(tmp_path, monkeypatch, capsys):
     """The degradation paper's comparisons (Exp.1-7) rerun with some rows' runs absent here (made
     on another machine): their table rows stay in the CSV, and the per-epoch figures, which need
@@ -520,11 +532,7 @@ def test_a_comparison_run_in_part_keeps_the_other_rows_and_its_figures(tmp_path,
     missing rows are named."""
     degradation = _study_experiments("darts_degradation")
     here = {"DARTS-V1": tmp_path / "v1", "EX-DARTS": tmp_path / "ex"}
-    monkeypatch.setattr(degradation, "table_rows", lambda args, runs: {k: here[k] for k in runs if k in here})
-    monkeypatch.setattr(degradation, "final_table",
-                        lambda runs: pd.DataFrame({"method": list(runs), "acc": [f"{label} here" for label in runs]}))
-    drawn = []
-    monkeypatch.setattr(degradation, "curve_figure", lambda runs, kind, out, *a, **k: drawn.append((kind, list(runs))))
+    drawn = _runs_here_only(degradation, here, monkeypatch)
     args = _args(tmp_path, seeds=1)
     degradation.exp5(args)
     assert drawn == [("accuracy", ["DARTS-V1", "EX-DARTS"]), ("magnitude", ["DARTS-V1", "EX-DARTS"])]
@@ -543,11 +551,7 @@ def test_asap_curves_with_a_method_run_elsewhere_keep_its_row_and_the_figure(tmp
     another machine) they keep its row of the final-cells CSV and leave the figure as it is."""
     asap = _study_experiments("asap")
     here = {"DARTS-V1": tmp_path / "v1", "ASAP": tmp_path / "asap"}
-    monkeypatch.setattr(asap, "table_rows", lambda args, runs: {k: here[k] for k in runs if k in here})
-    monkeypatch.setattr(asap, "final_table",
-                        lambda runs: pd.DataFrame({"method": list(runs), "acc": [f"{label} here" for label in runs]}))
-    drawn = []
-    monkeypatch.setattr(asap, "curve_figure", lambda runs, kind, out, *a, **k: drawn.append((kind, list(runs))))
+    drawn = _runs_here_only(asap, here, monkeypatch)
     args = _args(tmp_path, seeds=1)
     asap.fig6(args)
     asap.fig7(args)
