@@ -12,7 +12,7 @@ from bench_toolkit.search.multilevel.hypergradient import (
     MultiLevel, exact_hypergradient, finite_difference_hypergradient, objective, stage_order,
 )
 from bench_toolkit.search.multilevel.transfer import (
-    cosine_similarities, embedding_l2, l2_transfer, mmd, mmd_hinge, mmd_hinge_vanishes, pairwise_mmd,
+    cosine_similarities, embedding_l2, l2_transfer, mmd, mmd_hinge, mmd_hinge_vanishes, pairwise_mmd, rbf,
 )
 
 
@@ -103,6 +103,30 @@ def test_mmd_is_equation_3_by_hand():
     assert float(mmd(z_i, far)) <= 2.0  # a kernel in (0, 1]: the MMD is at most 2 (module docstring)
     sets = torch.stack([z_i, z_j, far])
     assert torch.allclose(pairwise_mmd(sets), torch.stack([mmd(z_i, z_j), mmd(z_i, far), mmd(z_j, far)]))
+
+
+def test_rbf_matches_explicit_differences_with_two_derivatives_even_far_from_the_origin():
+    # rbf expands ||a - b||^2 through one matrix product; the reference builds every difference.
+    # Tight float32 clusters 1e3 from the origin: a float32 expansion would lose the distances.
+    g = torch.Generator().manual_seed(2)
+    f32 = {"generator": g, "dtype": torch.float32}  # this module's tests run in float64 by default
+    centre = 1e3 * torch.randn(1, 4, **f32)
+    a = (centre + 0.3 * torch.randn(7, 4, **f32)).requires_grad_(True)
+    b = (centre + 0.3 * torch.randn(5, 4, **f32)).requires_grad_(True)
+    explicit = lambda x, y: torch.exp(-0.1 * (x.double()[:, None] - y.double()[None]).pow(2).sum(-1))  # noqa: E731
+    weights = torch.linspace(-1, 1, 35, dtype=torch.float64).view(7, 5)
+
+    def value_gradient_second(kernel):
+        value = kernel(a, b).double()
+        (grad,) = torch.autograd.grad((weights * value).sum(), a, create_graph=True)
+        (second,) = torch.autograd.grad(grad.pow(2).sum(), b)
+        return value.detach(), grad.detach(), second
+
+    ours, reference = value_gradient_second(lambda x, y: rbf(x, y, 0.1)), value_gradient_second(explicit)
+    assert rbf(a, b, 0.1).dtype == torch.float32 and 0.2 < float(reference[0].min())  # distances that matter
+    for mine, theirs in zip(ours, reference):
+        assert torch.allclose(mine, theirs, rtol=1e-5, atol=1e-7)
+    assert float(rbf(a, a, 0.1).detach().max()) <= 1.0  # rounding never lifts the kernel above 1
 
 
 def test_pairwise_mmd_is_equation_3_on_every_pair_with_its_first_and_second_derivatives():

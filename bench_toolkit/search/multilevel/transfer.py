@@ -36,9 +36,16 @@ def l2_transfer(lam: float):
 
 
 def rbf(a: torch.Tensor, b: torch.Tensor, gamma: float) -> torch.Tensor:
-    """``exp(-gamma ||a_i - b_j||^2)`` for every row of ``a`` (n, d) and of ``b`` (m, d); by explicit
-    differences, which (unlike ``torch.cdist``) can be differentiated twice, as the hypergradient needs."""
-    return torch.exp(-gamma * (a.unsqueeze(1) - b.unsqueeze(0)).pow(2).sum(dim=-1))
+    """``exp(-gamma ||a_i - b_j||^2)`` for every row of ``a`` (n, d) and of ``b`` (m, d), the squared
+    distance expanded as ``||a_i||^2 + ||b_j||^2 - 2 a_i . b_j``: one matrix product, where explicit
+    differences build an (n, m, d) tensor (and again in each derivative), and, unlike
+    ``torch.cdist``, differentiable twice, as the hypergradient needs. The expansion cancels
+    ``||a||^2`` against ``||a - b||^2``, so it runs in float64 (float32 embeddings of norm 1e3 lose
+    the distance to 0.1), and rounding below 0 is cut to 0, so the kernel stays in (0, 1]
+    (:data:`MMD_BOUND`); the result has ``a``'s dtype."""
+    a64, b64 = a.double(), b.double()
+    squared = a64.pow(2).sum(dim=1)[:, None] + b64.pow(2).sum(dim=1)[None, :] - 2 * a64 @ b64.T
+    return torch.exp(-gamma * squared.clamp(min=0)).to(a.dtype)
 
 
 def mmd(z_i: torch.Tensor, z_j: torch.Tensor, gamma: float = 0.1) -> torch.Tensor:
