@@ -66,6 +66,20 @@ def test_epoch_plot_scales_runs_of_different_lengths_to_one_axis(tmp_path, monke
         plots.epoch_plot(history, "entropy", tmp_path / "g.png", shift={"long": 10}, scale_epochs=True)
 
 
+def test_epoch_plot_gives_each_run_its_magnitude_panel_on_one_y_axis(tmp_path, monkeypatch):
+    from bench_toolkit.analysis import plots
+
+    history = pd.DataFrame([{"run": run, "seed": 0, "epoch": e, "magnitude.skip_connect": 0.2 + shift * e,
+                             "magnitude.nor_conv_3x3": 0.2 - shift * e} for run, shift in (("IL", 0.01), ("MTL", 0.001))
+                            for e in (1, 2, 3)])
+    drawn = {}
+    monkeypatch.setattr(plots, "save_figure", lambda fig, out: drawn.setdefault("fig", fig) and out)
+    plots.epoch_plot(history, "magnitude", tmp_path / "m.png", "IL Tables 2-3, PC-DARTS group")
+    axes = drawn["fig"].axes
+    assert [ax.get_title() for ax in axes] == ["IL Tables 2-3, PC-DARTS group: IL", "IL Tables 2-3, PC-DARTS group: MTL"]
+    assert axes[0].get_ylim() == axes[1].get_ylim()
+
+
 def test_epoch_curves_read_a_multilevel_epoch_once():
     """A multi-level history has one row per (round, learner) of an epoch, all of the one shared
     architecture: the curve takes each epoch once (not once per learner)."""

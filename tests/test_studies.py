@@ -415,6 +415,31 @@ def test_interleaving_studies_run_the_papers_settings(tmp_path, monkeypatch):
     assert seen["lambda 100"] == seen["M = 2"] == seen["IL (DARTS-2nd)"]  # IL at its defaults: one run for three rows
 
 
+def test_interleaving_figure_groups_are_drawn_each_when_its_own_rows_have_runs_here(tmp_path, monkeypatch, capsys):
+    """IL Tables 2-3 and IMTNAS Table 3 draw one pair of epoch figures per base method: a group
+    whose rows all have runs here is drawn (titled with its group) while another group's figures,
+    a row of which was run elsewhere, are left as they are and that row is named."""
+    interleaving = _study_experiments("interleaving")
+    tiny = {"images_per_class": 8, "channels": 4, "batch_size": 16, "epochs": 1}
+    runs = {"MTL": interleaving.MultilevelRun("mtl-darts", tiny), "MTL-PCDARTS": interleaving.MultilevelRun("mtl-pc-darts", tiny)}
+    groups = {"": ["MTL"], "PC-DARTS": ["MTL-PCDARTS"]}
+    args = _interleaving_args(tmp_path)
+    drawn = []
+    monkeypatch.setattr(interleaving, "curve_figure", lambda dirs, kind, path, title: drawn.append((sorted(dirs), path.name, title)))
+    run_dirs, _ = interleaving._table(args, "il_vs_mtl", runs, {}, "IL Tables 2-3", groups)
+    assert sorted(drawn) == [(["MTL"], "il_vs_mtl_accuracy.png", "IL Tables 2-3"), (["MTL"], "il_vs_mtl_magnitude.png", "IL Tables 2-3"),
+                             (["MTL-PCDARTS"], "il_vs_mtl_pcdarts_accuracy.png", "IL Tables 2-3, PC-DARTS group"),
+                             (["MTL-PCDARTS"], "il_vs_mtl_pcdarts_magnitude.png", "IL Tables 2-3, PC-DARTS group")]
+    import shutil
+
+    shutil.rmtree(run_dirs["MTL"])  # made on another machine: only its CSV row is here
+    drawn.clear()
+    capsys.readouterr()
+    interleaving._table(Namespace(**{**vars(args), "only": ["MTL-PCDARTS"]}), "il_vs_mtl", runs, {}, "IL Tables 2-3", groups)
+    assert "il_vs_mtl_accuracy.png and il_vs_mtl_magnitude.png not redrawn: no runs here for MTL" in capsys.readouterr().out
+    assert sorted(name for _, name, _ in drawn) == ["il_vs_mtl_pcdarts_accuracy.png", "il_vs_mtl_pcdarts_magnitude.png"]
+
+
 def test_interleaving_sweep_figure_puts_each_seeds_final_cell_at_its_setting(tmp_path, monkeypatch):
     """IL Fig. 2's analogue: the points are the final.json answers per seed at each lambda; the
     figure has one panel per answer, a thin line per seed across the settings and the mean."""

@@ -189,8 +189,8 @@ def epoch_curves(history: pd.DataFrame, kind: str) -> tuple[pd.DataFrame, str, s
 def epoch_plot(history: pd.DataFrame, kind: str, out: str | Path, title: str | None = None,
                shift: dict[str, int] | None = None, scale_epochs: bool = False) -> Path:
     """One of :data:`EPOCH_KINDS` against epochs, each seed a thin line and the mean a thick one.
-    Magnitudes (one line per op) get one panel per run, sharing the y-axis; the other kinds one
-    panel with a colour per run. ``shift`` moves a run's epochs back (to align the epochs after a
+    Magnitudes (one line per op) get one panel per run, sharing the y-axis, each titled
+    "title: run"; the other kinds one panel with a colour per run. ``shift`` moves a run's epochs back (to align the epochs after a
     warm-up, as the degradation paper's Fig. 2h); ``scale_epochs`` divides each run's epochs by its
     last, so runs of different lengths share one axis from 0 to 1 (the ASAP paper's Figs. 6-7 scale
     search time so)."""
@@ -206,7 +206,7 @@ def epoch_plot(history: pd.DataFrame, kind: str, out: str | Path, title: str | N
     fig, axes = new_figure(len(panels))
     for ax, run in zip(axes, panels):
         seed_lines(ax, curves if run is None else curves[curves["run"] == run], "epoch", "value", series or "run")
-        ax.set_title(" ".join(part for part in (title, run) if part))
+        ax.set_title(": ".join(part for part in (title, run) if part))
         ax.set_xlabel("epoch after warm-up" if shift else "search progress (epoch / last epoch)" if scale_epochs else "epoch")
     axes[0].set_ylabel(label)
     fig.tight_layout()

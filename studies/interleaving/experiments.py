@@ -176,7 +176,7 @@ def cell_table(run_dirs: dict[str, Path], paper: dict[str, str]) -> pd.DataFrame
 
 
 def _table(args: argparse.Namespace, name: str, runs: dict[str, MultilevelRun], paper: dict[str, str],
-           title: str) -> tuple[dict[str, Path], pd.DataFrame]:
+           title: str, groups: dict[str, list[str]] | None = None) -> tuple[dict[str, Path], pd.DataFrame]:
     """Complete the ``--only`` rows of a study (all without it) and write its table ``name``, with
     the other rows whose runs have finished here or that its CSV already holds (returned, with the
     run directories here); and, each seed a thin line and the mean a thick one, the figures
@@ -184,13 +184,19 @@ def _table(args: argparse.Namespace, name: str, runs: dict[str, MultilevelRun], 
     ``name_magnitude.png`` (the operation magnitudes, degradation paper Eq. 11, one panel per row:
     the drift toward skip_connect behind a collapse). The figures need every row's history, so
     while some rows come from the CSV alone (runs made on another machine) the figures already
-    there are left as they are, and the rows missing here are named."""
+    there are left as they are, and the rows missing here are named. ``groups`` (``{caption:
+    rows}``) splits the figures by base search method: the group captioned ``""`` keeps the names
+    above, group ``"PC-DARTS"`` is drawn as ``name_pcdarts_KIND.png``, titled "title, PC-DARTS
+    group" -- each group as soon as all of its own rows have runs here."""
     run_dirs = complete_multilevel(args, runs)
     table = write_outputs(_tables_dir(args), name, cell_table(run_dirs, paper), rows_of=("search", list(runs)))
-    figures = {kind: _tables_dir(args) / f"{name}_{kind}.png" for kind in ("accuracy", "magnitude")}
-    if may_redraw(table, "search", run_dirs, list(figures.values())):
-        for kind, path in figures.items():
-            curve_figure(run_dirs, kind, path, title)
+    for caption, rows in (groups or {"": list(runs)}).items():
+        stem = f"{name}_{caption.lower().replace('-', '')}" if caption else name
+        figures = {kind: _tables_dir(args) / f"{stem}_{kind}.png" for kind in ("accuracy", "magnitude")}
+        group_dirs = {label: run_dirs[label] for label in rows if label in run_dirs}
+        if may_redraw(table[table["search"].isin(rows)], "search", group_dirs, list(figures.values())):
+            for kind, path in figures.items():
+                curve_figure(group_dirs, kind, path, f"{title}, {caption} group" if caption else title)
     return run_dirs, table
 
 
@@ -236,26 +242,27 @@ def _sweep(args: argparse.Namespace, name: str, setting: str, values: dict[str, 
 def il_vs_mtl(args: argparse.Namespace) -> None:
     """IL Tables 2-3 (search side): single-task search, MTL (Eq. 10) and IL over the same two tasks,
     over DARTS-2nd and over PC-DARTS."""
-    _table(args, "il_vs_mtl", {
-        "DARTS-2nd (single task)": MultilevelRun("mtl-darts", {}, tasks=1),
-        "MTL (Eq. 10)": MultilevelRun("mtl-darts", {}),
-        "IL (DARTS-2nd)": MultilevelRun("il-darts", {}),
-        "PC-DARTS (single task)": MultilevelRun("mtl-pc-darts", {}, tasks=1),
-        "MTL-PCDARTS": MultilevelRun("mtl-pc-darts", {}),
-        "IL-PCDARTS": MultilevelRun("il-pc-darts", {})}, PAPER_IL, "IL Tables 2-3")
+    darts = {"DARTS-2nd (single task)": MultilevelRun("mtl-darts", {}, tasks=1),
+             "MTL (Eq. 10)": MultilevelRun("mtl-darts", {}),
+             "IL (DARTS-2nd)": MultilevelRun("il-darts", {})}
+    pc = {"PC-DARTS (single task)": MultilevelRun("mtl-pc-darts", {}, tasks=1),
+          "MTL-PCDARTS": MultilevelRun("mtl-pc-darts", {}),
+          "IL-PCDARTS": MultilevelRun("il-pc-darts", {})}
+    _table(args, "il_vs_mtl", darts | pc, PAPER_IL, "IL Tables 2-3", groups={"": list(darts), "PC-DARTS": list(pc)})
 
 
 def imtnas_vs_mtl(args: argparse.Namespace) -> None:
     """IMTNAS Table 3, DARTS-2nd and PC-DARTS groups (search side): single task, MTL sharing the
     architecture only, with hard and with soft weight sharing, and IMTNAS."""
-    runs = {}
-    for base, name in (("darts", "Darts2nd"), ("pc-darts", "Pcdarts")):
-        runs |= {f"{name} (single task)": MultilevelRun(f"mtl-{base}", {}, tasks=1),
-                 f"MTL-SAO-{name}": MultilevelRun(f"mtl-{base}", {}),
-                 f"MTL-HWS-{name}": MultilevelRun(f"mtl-{base}", {"mtl_sharing": "hard"}),
-                 f"MTL-SWS-{name}": MultilevelRun(f"mtl-{base}", {"mtl_sharing": "soft"}),
-                 f"IMTNAS-{name}": MultilevelRun(f"imtnas-{base}", {})}
-    _table(args, "imtnas_vs_mtl", runs, PAPER_IMTNAS, "IMTNAS Table 3")
+    groups = {}
+    for base, name, caption in (("darts", "Darts2nd", ""), ("pc-darts", "Pcdarts", "PC-DARTS")):
+        groups[caption] = {f"{name} (single task)": MultilevelRun(f"mtl-{base}", {}, tasks=1),
+                           f"MTL-SAO-{name}": MultilevelRun(f"mtl-{base}", {}),
+                           f"MTL-HWS-{name}": MultilevelRun(f"mtl-{base}", {"mtl_sharing": "hard"}),
+                           f"MTL-SWS-{name}": MultilevelRun(f"mtl-{base}", {"mtl_sharing": "soft"}),
+                           f"IMTNAS-{name}": MultilevelRun(f"imtnas-{base}", {})}
+    _table(args, "imtnas_vs_mtl", groups[""] | groups["PC-DARTS"], PAPER_IMTNAS, "IMTNAS Table 3",
+           groups={caption: list(rows) for caption, rows in groups.items()})
 
 
 def lambda_sweep(args: argparse.Namespace) -> None:
