@@ -190,10 +190,10 @@ def epoch_plot(history: pd.DataFrame, kind: str, out: str | Path, title: str | N
                shift: dict[str, int] | None = None, scale_epochs: bool = False) -> Path:
     """One of :data:`EPOCH_KINDS` against epochs, each seed a thin line and the mean a thick one.
     Magnitudes (one line per op) get one panel per run, sharing the y-axis, each titled
-    "title: run"; the other kinds one panel with a colour per run. ``shift`` moves a run's epochs back (to align the epochs after a
-    warm-up, as the degradation paper's Fig. 2h); ``scale_epochs`` divides each run's epochs by its
-    last, so runs of different lengths share one axis from 0 to 1 (the ASAP paper's Figs. 6-7 scale
-    search time so)."""
+    "title: run"; the other kinds one panel with a colour per run. ``shift`` moves a run's epochs
+    back (to align the epochs after a warm-up, as the degradation paper's Fig. 2h);
+    ``scale_epochs`` divides each run's epochs by its last, so runs of different lengths share one
+    axis from 0 to 1 (the ASAP paper's Figs. 6-7 scale search time so)."""
     if shift and scale_epochs:
         raise BenchToolkitError("give shift or scale_epochs, not both")
     curves, label, series = epoch_curves(history, kind)
