@@ -10,6 +10,7 @@ epoch count, schedule and criterion window is the paper's.
 from __future__ import annotations
 
 import argparse
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from bench_toolkit.analysis import epoch_plot, load_run
 from bench_toolkit.analysis.stops import apply_criteria, summarise_selections
 from bench_toolkit.data.readers import DEFAULT_DATA, absolute_spec
 from bench_toolkit.diagnostics.stop import BestEpoch, headline_answer, parse_criterion
-from bench_toolkit.fileio import read_json, write_table
+from bench_toolkit.fileio import read_json, write_atomic, write_table
 from bench_toolkit.executors import add_executor_arguments, executor_from_args
 from bench_toolkit.search.differentiable import SCALES, SearchConfig, config_for, get_method
 from bench_toolkit.search.differentiable.run import PreparedRun, execute, prepare_run
@@ -154,6 +155,39 @@ def finished_elsewhere(run_dir: Path, config: SearchConfig, seeds: list[int], da
     return finished_run(run_dir) and not _why_not_this_run(run_dir, config, seeds, data)
 
 
+RECORD_FILES = ("config.json", "history.parquet", "alphas.parquet", "final.json")  # final.json, saying complete, last
+
+
+def record_dir(run_dir: Path, tables_dir: Path) -> Path:
+    """Where a study keeps the record of the run in ``run_dir``: ``<tables_dir>/runs/<run name>``."""
+    return tables_dir / "runs" / run_dir.name
+
+
+def keep_record(run_dir: Path, tables_dir: Path) -> Path:
+    """Copy the finished run in ``run_dir`` to its :func:`record_dir` beside the study's tables, to
+    be committed with them: the files tables, figures and stop criteria read (:data:`RECORD_FILES`,
+    tens of kB), not the checkpoints (MBs). ``runs/`` stays on the machine that made the runs; the
+    record lets another machine draw a row's figures and criteria again (:func:`finished_here_or_recorded`).
+    Each file is written whole (temporary file, then rename), ``final.json`` last. A record is
+    taken for a row only where the run's data specs, which ``config.json`` holds as absolute paths,
+    resolve to the same files (as for a run directory, :func:`holds_this_run`)."""
+    record = record_dir(run_dir, tables_dir)
+    for name in RECORD_FILES:
+        if (run_dir / name).exists():
+            write_atomic(record / name, lambda tmp, source=run_dir / name: shutil.copyfile(source, tmp))
+    return record
+
+
+def finished_here_or_recorded(run_dir: Path, tables_dir: Path, config: SearchConfig, seeds: list[int],
+                              data: Sequence[str]) -> Path | None:
+    """``run_dir`` when it holds the finished run (:func:`finished_elsewhere`), else the run's record
+    beside the tables when that does (:func:`keep_record`), else None."""
+    for directory in (run_dir, record_dir(run_dir, tables_dir)):
+        if finished_elsewhere(directory, config, seeds, data):
+            return directory
+    return None
+
+
 def complete(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str, Path]:
     """The run directory of each of ``runs`` over ``args.seeds`` seeds: reused when finished,
     continued when killed, started otherwise. The seeds of every unfinished run (configuration
@@ -180,17 +214,21 @@ def table_rows(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[s
     """The run directories of a table's (or figure's) rows, in the table's order: the ``--only``
     rows (all without it) completed as :func:`complete` does, and every other row whose run has
     already finished with the same settings and data, over the seeds asked or the first few of them
-    (the tables say each row's number of seeds). So running one row, or adding seeds to it, keeps
-    the rows run before in the table, and a row still running is left out."""
+    (the tables say each row's number of seeds) -- here, or as the record a study kept beside its
+    tables (:func:`keep_record`; every finished run here gets one). So running one row, or adding
+    seeds to it, keeps the rows run before in the table and its figures, and a row still running is
+    left out."""
     wanted = complete(args, only(args, runs))
     seeds = list(range(args.seeds))
     rows: dict[str, Path] = {}
     for label, run in runs.items():
         run_dir = _run_dir(args, run)
-        if label in wanted:
-            rows[label] = wanted[label]
-        elif finished_elsewhere(run_dir, _config(run, args.scale), seeds, [args.data]):
-            rows[label] = run_dir
+        found = wanted.get(label) or finished_here_or_recorded(run_dir, figure_dir(args), _config(run, args.scale),
+                                                              seeds, [args.data])
+        if found == run_dir and finished_run(run_dir):
+            keep_record(run_dir, figure_dir(args))
+        if found:
+            rows[label] = found
     return rows
 
 

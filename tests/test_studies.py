@@ -140,6 +140,23 @@ def test_a_table_keeps_its_finished_rows_when_only_some_are_run(tmp_path, monkey
     args.only = ["Exp.7"]
     assert list(common.table_rows(args, rows)) == ["DARTS-V1", "GDAS", "Exp.7"]
     assert ran == ["long-500"]
+    # every finished run here got a record beside the tables; with the run gone (another machine)
+    # the row is read from its record, and a record with other settings is not taken for the row
+    records = common.figure_dir(args) / "runs"
+    assert sorted(p.name for p in records.iterdir()) == ["darts-v1", "gdas"]
+    for label in ("DARTS-V1", "GDAS"):
+        run_dir = tmp_path / common.scale_folder(args) / rows[label].name
+        assert (records / run_dir.name / "config.json").read_bytes() == (run_dir / "config.json").read_bytes()
+        import shutil
+
+        shutil.rmtree(run_dir)
+    shutil.copytree(tmp_path / common.scale_folder(args) / "no-skip", records / "no-skip")
+    shutil.rmtree(tmp_path / common.scale_folder(args) / "no-skip")
+    args.only = ["GDAS"]
+    ran.clear()
+    found = common.table_rows(args, rows)
+    assert ran == ["gdas"] and list(found) == ["DARTS-V1", "GDAS"]  # asked for: run again here
+    assert found["DARTS-V1"] == records / "darts-v1"
 
 
 def test_a_rewritten_table_keeps_the_committed_rows_whose_runs_are_not_here(tmp_path):
@@ -415,10 +432,12 @@ def test_interleaving_studies_run_the_papers_settings(tmp_path, monkeypatch):
     assert seen["lambda 100"] == seen["M = 2"] == seen["IL (DARTS-2nd)"]  # IL at its defaults: one run for three rows
 
 
-def test_interleaving_figure_groups_are_drawn_each_when_its_own_rows_have_runs_here(tmp_path, monkeypatch, capsys):
+def test_interleaving_figure_groups_are_drawn_each_when_its_own_rows_have_runs_or_records_here(tmp_path, monkeypatch,
+                                                                                             capsys):
     """IL Tables 2-3 and IMTNAS Table 3 draw one pair of epoch figures per base method: a group
-    whose rows all have runs here is drawn (titled with its group) while another group's figures,
-    a row of which was run elsewhere, are left as they are and that row is named."""
+    whose rows all have runs here, or the records of runs made elsewhere, is drawn (titled with its
+    group) while another group's figures, a row of which has neither (a run made before records
+    were kept: its CSV row alone), are left as they are and that row is named."""
     interleaving = _study_experiments("interleaving")
     tiny = {"images_per_class": 8, "channels": 4, "batch_size": 16, "epochs": 1}
     runs = {"MTL": interleaving.MultilevelRun("mtl-darts", tiny), "MTL-PCDARTS": interleaving.MultilevelRun("mtl-pc-darts", tiny)}
@@ -427,15 +446,25 @@ def test_interleaving_figure_groups_are_drawn_each_when_its_own_rows_have_runs_h
     drawn = []
     monkeypatch.setattr(interleaving, "curve_figure", lambda dirs, kind, path, title: drawn.append((sorted(dirs), path.name, title)))
     run_dirs, _ = interleaving._table(args, "il_vs_mtl", runs, {}, "IL Tables 2-3", groups)
+    for name in common.RECORD_FILES:  # each finished run's record, byte for byte
+        record = interleaving.task_pair_dir(tmp_path / "figures", args) / "runs" / run_dirs["MTL"].name / name
+        assert record.read_bytes() == (run_dirs["MTL"] / name).read_bytes()
     assert sorted(drawn) == [(["MTL"], "il_vs_mtl_accuracy.png", "IL Tables 2-3"), (["MTL"], "il_vs_mtl_magnitude.png", "IL Tables 2-3"),
                              (["MTL-PCDARTS"], "il_vs_mtl_pcdarts_accuracy.png", "IL Tables 2-3, PC-DARTS group"),
                              (["MTL-PCDARTS"], "il_vs_mtl_pcdarts_magnitude.png", "IL Tables 2-3, PC-DARTS group")]
     import shutil
 
-    shutil.rmtree(run_dirs["MTL"])  # made on another machine: only its CSV row is here
+    shutil.rmtree(run_dirs["MTL"])  # made on another machine, whose record was committed with the tables
+    drawn.clear()
+    rerun = Namespace(**{**vars(args), "only": ["MTL-PCDARTS"]})
+    recorded, _ = interleaving._table(rerun, "il_vs_mtl", runs, {}, "IL Tables 2-3", groups)
+    assert recorded["MTL"] == interleaving.task_pair_dir(tmp_path / "figures", args) / "runs" / run_dirs["MTL"].name
+    assert sorted(p.name for p in recorded["MTL"].iterdir()) == sorted(common.RECORD_FILES)  # no checkpoints
+    assert len(drawn) == 4 and (["MTL"], "il_vs_mtl_accuracy.png", "IL Tables 2-3") in drawn
+    shutil.rmtree(recorded["MTL"])  # made before records were kept: only its CSV row is here
     drawn.clear()
     capsys.readouterr()
-    interleaving._table(Namespace(**{**vars(args), "only": ["MTL-PCDARTS"]}), "il_vs_mtl", runs, {}, "IL Tables 2-3", groups)
+    interleaving._table(rerun, "il_vs_mtl", runs, {}, "IL Tables 2-3", groups)
     assert "il_vs_mtl_accuracy.png and il_vs_mtl_magnitude.png not redrawn: no runs here for MTL" in capsys.readouterr().out
     assert sorted(name for _, name, _ in drawn) == ["il_vs_mtl_pcdarts_accuracy.png", "il_vs_mtl_pcdarts_magnitude.png"]
 
@@ -473,7 +502,7 @@ def test_interleaving_sweep_figure_puts_each_seeds_final_cell_at_its_setting(tmp
 
 def test_interleaving_sweep_rows_run_elsewhere_are_drawn_from_their_cells_and_keep_the_epoch_figures(tmp_path, monkeypatch,
                                                                                                      capsys):
-    """A sweep continued on another machine (one row's run gone, its row kept in the CSV): the
+    """A sweep continued on another machine (one row's run and record gone, its row kept in the CSV): the
     sweep figure still has that row's seeds, answered by the benchmark from the CSV's cells exactly
     as final.json answered them; the epoch figures, which need every row's history, are left as
     they were and the missing row is named."""
@@ -492,7 +521,8 @@ def test_interleaving_sweep_rows_run_elsewhere_are_drawn_from_their_cells_and_ke
     before = interleaving.sweep_points(run_dirs, "lambda", values, "IL (DARTS-2nd)")
     import shutil
 
-    shutil.rmtree(run_dirs["lambda 0.01"])  # made on another machine: only its CSV row is here
+    shutil.rmtree(run_dirs["lambda 0.01"])  # made on another machine before records were kept: only its CSV row is here
+    shutil.rmtree(tables / "runs" / run_dirs["lambda 0.01"].name)
     capsys.readouterr()
     interleaving._sweep(Namespace(**{**vars(args), "only": ["lambda 100"]}), "il_lambda", "lambda", values, runs,
                         "IL Fig. 2", log_x=True)

@@ -26,8 +26,8 @@ from bench_toolkit.search.differentiable import config_for
 from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS, mmd_acts
 from bench_toolkit.search.multilevel.run import run_interleaved
 from bench_toolkit.study import (
-    curve_figure, finished_elsewhere, finished_run, holds_this_run, kept_rows, may_redraw, only, scale_folder,
-    write_outputs,
+    curve_figure, finished_here_or_recorded, finished_run, holds_this_run, keep_record, kept_rows, may_redraw, only,
+    scale_folder, write_outputs,
 )
 
 PAPER_IL = {  # IL Tables 2 and 3: test error (%) of the found cell trained on CIFAR-100 / CIFAR-10 (600 epochs)
@@ -114,7 +114,9 @@ class MultilevelRun(NamedTuple):
 
 def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]) -> dict[str, Path]:
     """Each run over the study's seeds, reused when finished and continued when killed
-    (``run_interleaved`` resumes from its checkpoints) and grown when asked for more seeds; a
+    (``run_interleaved`` resumes from its checkpoints) and grown when asked for more seeds; every
+    finished run here gets a record beside the tables, and a row not run now (``--only``) is read
+    from its run here or else from that record (``study.keep_record``: another machine's runs); a
     directory holding the run with other settings, on other tasks or over seeds the study's do not
     start with stops the study (``study.holds_this_run``, as the other studies; runs of a task pair
     live in :func:`task_pair_dir`). Runs with equal settings -- or computing the same search,
@@ -134,9 +136,10 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
         settings = "-".join(f"{k}{_setting_text(v)}" for k, v in run.settings.items()) or "default"
         out = task_pair_dir(Path(args.runs_dir), args) / (f"{run.algo}-{settings}" + ("-single-task" if run.tasks == 1 else ""))
         tasks = [args.data, args.second_task][:run.tasks]
-        if label not in wanted:  # shown with the seeds it has when finished (--only)
-            if out.exists() and finished_elsewhere(out, config, seeds, tasks):
-                directories[label] = out
+        if label not in wanted:  # shown with the seeds it has when finished here or recorded (--only)
+            found = finished_here_or_recorded(out, _tables_dir(args), config, seeds, tasks)
+            if found:
+                directories[label] = found
             continue
         directories[label] = out
         resume = holds_this_run(out, config, seeds, tasks)
@@ -144,6 +147,9 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
             pending[out] = (run.algo, config, tasks, args.benchmark,
                             seeds, out, args.scale, args.device, resume)
     run_in_processes([(out.name, run_interleaved, job) for out, job in pending.items()], args.workers, args.threads)
+    records = _tables_dir(args) / "runs"
+    for run_dir in {d for d in directories.values() if d.parent != records and finished_run(d)}:
+        keep_record(run_dir, _tables_dir(args))
     return directories
 
 
