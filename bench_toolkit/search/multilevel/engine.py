@@ -216,6 +216,9 @@ class InterleavedSearch:
         return self._sets[learner]
 
     def _draw_sets(self) -> None:
+        """Each learner's sets for this iteration. A learner met again in a later round (same
+        images: this task's batch and the one before it) draws its augmentations again and keeps
+        that draw; the spare draw stays so the committed IMTNAS runs (tau <= 2) reproduce bit for bit."""
         c = self.config
         self._sets = {}
         for index, (_, k) in enumerate(self.stages):
