@@ -691,3 +691,18 @@ def test_darts_space_study_runs_darts_and_pdarts_and_draws_each_seed(tmp_path, m
     genotypes.main(args)  # finished runs are read, not run again
     assert [path.stat().st_mtime_ns for path in histories] == stamps
     assert pd.read_csv(out / "genotypes.csv").equals(table)
+
+
+def test_run_records_beside_the_tables_are_not_git_ignored_while_runs_are():
+    """Records are committed with the tables (``figures/<study>/<scale>/runs/``) while the top-level
+    ``runs/`` is not: an ignore rule for every folder named ``runs`` would drop the records silently."""
+    import shutil
+    import subprocess
+
+    repo = Path(__file__).resolve().parents[1]
+    if shutil.which("git") is None or not (repo / ".git").exists():
+        pytest.skip("not a git checkout")
+    record = common.record_dir(Path("runs/mini/imtnas-darts-default"), Path("figures/interleaving/mini")) / "final.json"
+    ignored = {path: subprocess.run(["git", "check-ignore", "-q", path], cwd=repo).returncode == 0
+               for path in (str(record), "runs/mini/imtnas-darts-default/final.json")}
+    assert ignored == {str(record): False, "runs/mini/imtnas-darts-default/final.json": True}
