@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,25 +163,28 @@ def record_dir(run_dir: Path, tables_dir: Path) -> Path:
     return tables_dir / "runs" / run_dir.name
 
 
-def keep_record(run_dir: Path, tables_dir: Path) -> Path:
-    """Copy the finished run in ``run_dir`` to its :func:`record_dir` beside the study's tables, to
-    be committed with them: the files tables, figures and stop criteria read (:data:`RECORD_FILES`,
-    tens of kB), not the checkpoints (MBs). ``runs/`` stays on the machine that made the runs; the
-    record lets another machine draw a row's figures and criteria again (:func:`finished_here_or_recorded`).
-    Each file is written whole (temporary file, then rename), ``final.json`` last. A record is
-    taken for a row only where the run's data specs, which ``config.json`` holds as absolute paths,
-    resolve to the same files (as for a run directory, :func:`holds_this_run`)."""
-    record = record_dir(run_dir, tables_dir)
-    for name in RECORD_FILES:
-        if (run_dir / name).exists():
-            write_atomic(record / name, lambda tmp, source=run_dir / name: shutil.copyfile(source, tmp))
-    return record
+def keep_records(run_dirs: Iterable[Path], tables_dir: Path) -> None:
+    """Copy each finished run among ``run_dirs`` (a table's rows: records among them are skipped) to
+    its :func:`record_dir` beside the study's tables, to be committed with them: the files tables,
+    figures and stop criteria read (:data:`RECORD_FILES`, tens of kB), not the checkpoints (MBs).
+    ``runs/`` stays on the machine that made the runs; the record lets another machine draw a row's
+    figures and criteria again (:func:`finished_here_or_recorded`). Each file is written whole
+    (temporary file, then rename), ``final.json`` last. A record is taken for a row only where the
+    run's data specs, which ``config.json`` holds as absolute paths, resolve to the same files (as
+    for a run directory, :func:`holds_this_run`)."""
+    for run_dir in set(run_dirs):
+        record = record_dir(run_dir, tables_dir)
+        if run_dir == record or not finished_run(run_dir):
+            continue
+        for name in RECORD_FILES:
+            if (run_dir / name).exists():
+                write_atomic(record / name, lambda tmp, source=run_dir / name: shutil.copyfile(source, tmp))
 
 
 def finished_here_or_recorded(run_dir: Path, tables_dir: Path, config: SearchConfig, seeds: list[int],
                               data: Sequence[str]) -> Path | None:
     """``run_dir`` when it holds the finished run (:func:`finished_elsewhere`), else the run's record
-    beside the tables when that does (:func:`keep_record`), else None."""
+    beside the tables when that does (:func:`keep_records`), else None."""
     for directory in (run_dir, record_dir(run_dir, tables_dir)):
         if finished_elsewhere(directory, config, seeds, data):
             return directory
@@ -215,7 +218,7 @@ def table_rows(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[s
     rows (all without it) completed as :func:`complete` does, and every other row whose run has
     already finished with the same settings and data, over the seeds asked or the first few of them
     (the tables say each row's number of seeds) -- here, or as the record a study kept beside its
-    tables (:func:`keep_record`; every finished run here gets one). So running one row, or adding
+    tables (:func:`keep_records`; every finished run here gets one). So running one row, or adding
     seeds to it, keeps the rows run before in the table and its figures, and a row still running is
     left out."""
     wanted = complete(args, only(args, runs))
@@ -225,10 +228,9 @@ def table_rows(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[s
         run_dir = _run_dir(args, run)
         found = wanted.get(label) or finished_here_or_recorded(run_dir, figure_dir(args), _config(run, args.scale),
                                                               seeds, [args.data])
-        if found == run_dir and finished_run(run_dir):
-            keep_record(run_dir, figure_dir(args))
         if found:
             rows[label] = found
+    keep_records(rows.values(), figure_dir(args))
     return rows
 
 

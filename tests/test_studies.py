@@ -142,13 +142,13 @@ def test_a_table_keeps_its_finished_rows_when_only_some_are_run(tmp_path, monkey
     assert ran == ["long-500"]
     # every finished run here got a record beside the tables; with the run gone (another machine)
     # the row is read from its record, and a record with other settings is not taken for the row
+    import shutil
+
     records = common.figure_dir(args) / "runs"
     assert sorted(p.name for p in records.iterdir()) == ["darts-v1", "gdas"]
     for label in ("DARTS-V1", "GDAS"):
         run_dir = tmp_path / common.scale_folder(args) / rows[label].name
         assert (records / run_dir.name / "config.json").read_bytes() == (run_dir / "config.json").read_bytes()
-        import shutil
-
         shutil.rmtree(run_dir)
     shutil.copytree(tmp_path / common.scale_folder(args) / "no-skip", records / "no-skip")
     shutil.rmtree(tmp_path / common.scale_folder(args) / "no-skip")

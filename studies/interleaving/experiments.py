@@ -26,7 +26,7 @@ from bench_toolkit.search.differentiable import config_for
 from bench_toolkit.search.multilevel.engine import MULTILEVEL_METHODS, mmd_acts
 from bench_toolkit.search.multilevel.run import run_interleaved
 from bench_toolkit.study import (
-    curve_figure, finished_here_or_recorded, finished_run, holds_this_run, keep_record, kept_rows, may_redraw, only,
+    curve_figure, finished_here_or_recorded, finished_run, holds_this_run, keep_records, kept_rows, may_redraw, only,
     scale_folder, write_outputs,
 )
 
@@ -116,7 +116,7 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
     """Each run over the study's seeds, reused when finished and continued when killed
     (``run_interleaved`` resumes from its checkpoints) and grown when asked for more seeds; every
     finished run here gets a record beside the tables, and a row not run now (``--only``) is read
-    from its run here or else from that record (``study.keep_record``: another machine's runs); a
+    from its run here or else from that record (``study.keep_records``: another machine's runs); a
     directory holding the run with other settings, on other tasks or over seeds the study's do not
     start with stops the study (``study.holds_this_run``, as the other studies; runs of a task pair
     live in :func:`task_pair_dir`). Runs with equal settings -- or computing the same search,
@@ -147,9 +147,7 @@ def complete_multilevel(args: argparse.Namespace, runs: dict[str, MultilevelRun]
             pending[out] = (run.algo, config, tasks, args.benchmark,
                             seeds, out, args.scale, args.device, resume)
     run_in_processes([(out.name, run_interleaved, job) for out, job in pending.items()], args.workers, args.threads)
-    records = _tables_dir(args) / "runs"
-    for run_dir in {d for d in directories.values() if d.parent != records and finished_run(d)}:
-        keep_record(run_dir, _tables_dir(args))
+    keep_records(directories.values(), _tables_dir(args))
     return directories
 
 
