@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import pandas as pd
 
 from bench_toolkit.analysis import epoch_plot, load_run
 from bench_toolkit.analysis.stops import apply_criteria, summarise_selections
-from bench_toolkit.data.readers import DEFAULT_DATA, absolute_spec
+from bench_toolkit.data.readers import DEFAULT_DATA, absolute_spec, portable_spec
 from bench_toolkit.diagnostics.stop import BestEpoch, headline_answer, parse_criterion
 from bench_toolkit.fileio import read_json, write_atomic, write_table
 from bench_toolkit.executors import add_executor_arguments, executor_from_args
@@ -109,15 +109,18 @@ def _run_dir(args: argparse.Namespace, run: StudyRun) -> Path:
     return Path(args.runs_dir) / scale_folder(args) / run.name
 
 
-def _why_not_this_run(run_dir: Path, config: SearchConfig, seeds: list[int], data: Sequence[str]) -> str | None:
+def _why_not_this_run(run_dir: Path, config: SearchConfig, seeds: list[int], data: Sequence[str],
+                      same_data: Callable[[str | None], str | None] = absolute_spec) -> str | None:
     """Why the run in ``run_dir`` is not the run of ``config`` on ``data`` over ``seeds`` (or over
-    their first few); None when it is."""
+    their first few); None when it is. Data specs are the same when ``same_data`` maps them to the
+    same string: the same files (:func:`absolute_spec`, for a run directory, which resumes from
+    its checkpoints), or the same data under another root (:func:`portable_spec`, for a record)."""
     saved = read_json(run_dir / "config.json")
     # settings added to the toolkit after a run was made take their defaults, as on resume
     if SearchConfig().updated(saved["config"]) != config:
         return "holds a run with other settings; delete it or pass another --runs-dir"
     saved_data = saved["tasks"] if "tasks" in saved else [saved.get("data")]
-    if saved_data != [absolute_spec(spec) for spec in data]:
+    if [same_data(spec) for spec in saved_data] != [same_data(spec) for spec in data]:
         return f"holds a run on other data ({', '.join(map(str, saved_data))}); delete it or pass another --runs-dir"
     if saved["seeds"] != seeds[:len(saved["seeds"])]:
         return (f"holds the run over seeds {saved['seeds']}: ask for --seeds {len(saved['seeds'])} or more, "
@@ -149,10 +152,12 @@ def finished_run(run_dir: Path, seeds: list[int] | None = None) -> bool:
     return seeds is None or read_json(run_dir / "config.json")["seeds"] == seeds
 
 
-def finished_elsewhere(run_dir: Path, config: SearchConfig, seeds: list[int], data: Sequence[str]) -> bool:
+def finished_elsewhere(run_dir: Path, config: SearchConfig, seeds: list[int], data: Sequence[str],
+                       same_data: Callable[[str | None], str | None] = absolute_spec) -> bool:
     """Whether ``run_dir`` holds a finished run of ``config`` on ``data`` over ``seeds`` or their
-    first few: a table row not asked for now (``--only``) that is shown with the seeds it has."""
-    return finished_run(run_dir) and not _why_not_this_run(run_dir, config, seeds, data)
+    first few: a table row not asked for now (``--only``) that is shown with the seeds it has.
+    ``same_data`` as for :func:`_why_not_this_run`."""
+    return finished_run(run_dir) and not _why_not_this_run(run_dir, config, seeds, data, same_data)
 
 
 RECORD_FILES = ("config.json", "history.parquet", "alphas.parquet", "final.json")  # final.json, saying complete, last
@@ -169,9 +174,10 @@ def keep_records(run_dirs: Iterable[Path], tables_dir: Path) -> None:
     figures and stop criteria read (:data:`RECORD_FILES`, tens of kB), not the checkpoints (MBs).
     ``runs/`` stays on the machine that made the runs; the record lets another machine draw a row's
     figures and criteria again (:func:`finished_here_or_recorded`). Each file is written whole
-    (temporary file, then rename), ``final.json`` last. A record is taken for a row only where the
-    run's data specs, which ``config.json`` holds as absolute paths, resolve to the same files (as
-    for a run directory, :func:`holds_this_run`)."""
+    (temporary file, then rename), ``final.json`` last. ``config.json`` keeps the run's absolute
+    data specs; a record is taken for a row where they name the same data as the study's, compared
+    by :func:`portable_spec` (kind, file and folder names, classes), so the records hold for a
+    checkout whose data lies under another root."""
     for run_dir in set(run_dirs):
         record = record_dir(run_dir, tables_dir)
         if run_dir == record or not finished_run(run_dir):
@@ -183,12 +189,13 @@ def keep_records(run_dirs: Iterable[Path], tables_dir: Path) -> None:
 
 def finished_here_or_recorded(run_dir: Path, tables_dir: Path, config: SearchConfig, seeds: list[int],
                               data: Sequence[str]) -> Path | None:
-    """``run_dir`` when it holds the finished run (:func:`finished_elsewhere`), else the run's record
-    beside the tables when that does (:func:`keep_records`), else None."""
-    for directory in (run_dir, record_dir(run_dir, tables_dir)):
-        if finished_elsewhere(directory, config, seeds, data):
-            return directory
-    return None
+    """``run_dir`` when it holds the finished run (:func:`finished_elsewhere`, the same files), else
+    the run's record beside the tables when that does (:func:`keep_records`, the same data under
+    any root), else None."""
+    if finished_elsewhere(run_dir, config, seeds, data):
+        return run_dir
+    record = record_dir(run_dir, tables_dir)
+    return record if finished_elsewhere(record, config, seeds, data, portable_spec) else None
 
 
 def complete(args: argparse.Namespace, runs: Mapping[str, StudyRun]) -> dict[str, Path]:

@@ -159,6 +159,40 @@ def test_a_table_keeps_its_finished_rows_when_only_some_are_run(tmp_path, monkey
     assert found["DARTS-V1"] == records / "darts-v1"
 
 
+def test_a_record_holds_for_the_same_data_under_another_root_while_a_run_directory_needs_the_same_files(tmp_path):
+    """A record committed from a machine whose data lay under /work/shared is taken for a checkout
+    whose data lies elsewhere under the same folder and file names and classes; not for other
+    classes, another file or another folder name. A run directory (resumed from its checkpoints)
+    still needs the very same files."""
+    import shutil
+
+    run = common.preset_run("darts-v1")
+    config = config_for("mini", get_method(run.algo).defaults, run.settings)
+    made_on = "imagefolder:/work/shared/data/cifar10-jpeg/train.zip#0-4"
+    run_dir, tables = tmp_path / "runs" / run.name, tmp_path / "figures"
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(json.dumps({"config": config.as_dict(), "seeds": [0, 1], "data": made_on}))
+    (run_dir / "final.json").write_text(json.dumps({"complete": True}))
+    common.keep_records([run_dir], tables)
+    record = common.record_dir(run_dir, tables)
+    elsewhere = str(tmp_path / "home" / "data" / "cifar10-jpeg" / "train.zip")
+
+    def found(data: str) -> Path | None:
+        return common.finished_here_or_recorded(run_dir, tables, config, [0, 1], [data])
+
+    assert found(made_on) == run_dir  # the same files: the run directory itself
+    assert found(f"imagefolder:{elsewhere}#0-4") == record  # other files: the record, not the run directory
+    with pytest.raises(SystemExit, match="holds a run on other data"):  # nor is it resumed on them
+        common.holds_this_run(run_dir, config, [0, 1], [f"imagefolder:{elsewhere}#0-4"])
+    shutil.rmtree(run_dir)  # made on the other machine: only its record came with the checkout
+    assert found(made_on) == record
+    assert found(f"imagefolder:{elsewhere}#0-4") == record
+    assert found(f"imagefolder:{elsewhere}#5-9") is None
+    assert found(f"imagefolder:{elsewhere.replace('train.zip', 'test.zip')}#0-4") is None
+    assert found(f"imagefolder:{elsewhere.replace('cifar10-jpeg', 'cifar100-jpeg')}#0-4") is None
+    assert found(f"cifar10:{elsewhere}#0-4") is None
+
+
 def test_a_rewritten_table_keeps_the_committed_rows_whose_runs_are_not_here(tmp_path):
     """Rows from runs of another session stay in the CSV; a row run here replaces its old one;
     labels outside the table's are dropped; the rows follow the paper's order."""

@@ -158,6 +158,19 @@ def absolute_spec(spec: str | None) -> str | None:
     return f"{kind}:{Path(path).expanduser().resolve()}" + ("" if selection is None else CLASS_MARK + selection)
 
 
+def portable_spec(spec: str | None) -> str | None:
+    """What of a ``kind:PATH`` spec survives a move to another machine: its kind, the last two
+    parts of PATH (the file or folder and the folder holding it, e.g. ``cifar10-jpeg/train.zip``)
+    and its ``#CLASSES``. Two specs with the same portable form name the same data laid out under
+    another root (a committed run record compared with a user's ``--data``)."""
+    if spec is None or ":" not in spec:
+        return spec
+    source, selection = split_class_selection(spec)
+    kind, path = source.split(":", 1)
+    tail = PurePosixPath(*Path(path).expanduser().resolve().parts[-2:])
+    return f"{kind}:{tail}" + ("" if selection is None else CLASS_MARK + selection)
+
+
 def select_classes(classes: Sequence[str], selection: str, spec: str) -> list[int]:
     """The indices, in the source's order, of the classes ``selection`` names (see the module
     docstring); one clear line for a name or index the source lacks, or fewer than two classes."""
