@@ -635,6 +635,26 @@ def test_a_comparison_run_in_part_keeps_the_other_rows_and_its_figures(tmp_path,
     assert table.values.tolist() == [["DARTS-V1", "DARTS-V1 here"], ["EX-DARTS", "EX-DARTS here"]]
 
 
+def test_degradation_table3_keeps_the_rows_of_weight_lrs_run_elsewhere(tmp_path, monkeypatch):
+    """Table 3's rows are table rows (``--only``, records) like Table 2's: rerun with one weight
+    lr's run absent here, its row of the CSV stays, in the paper's order."""
+    degradation = _study_experiments("darts_degradation")
+    here = {f"weight lr {lr}": tmp_path / str(lr) for lr in (0.003, 0.009, 0.015)}
+    _runs_here_only(degradation, here, monkeypatch)
+    monkeypatch.setattr(degradation, "criteria_table", lambda run_dir, names, label, **kw: pd.DataFrame(
+        {"setting": [label] * 2, "criterion": ["sc_2", "final"], "acc": [f"{run_dir.name} sc_2", f"{run_dir.name} final"]}))
+    args = _args(tmp_path, seeds=1)
+    degradation.table3(args)
+    written = pd.read_csv(common.figure_dir(args) / "table3_lr_resilience.csv", dtype=str)
+    del here["weight lr 0.009"]
+    here["weight lr 0.015"] = tmp_path / "rerun"
+    degradation.table3(args)
+    table = pd.read_csv(common.figure_dir(args) / "table3_lr_resilience.csv", dtype=str)
+    assert table["setting"].tolist() == written["setting"].tolist() == [
+        f"weight lr {lr}" for lr in (0.003, 0.009, 0.015) for _ in range(2)]
+    assert table["acc"].tolist() == ["0.003 sc_2", "0.003 final", "0.009 sc_2", "0.009 final", "rerun sc_2", "rerun final"]
+
+
 def test_asap_curves_with_a_method_run_elsewhere_keep_its_row_and_the_figure(tmp_path, monkeypatch, capsys):
     """ASAP Fig. 6 and 7 draw every method; rerun where one method's runs are absent (made on
     another machine) they keep its row of the final-cells CSV and leave the figure as it is."""
@@ -665,8 +685,8 @@ def test_asap_figures_are_drawn_from_the_runs(tmp_path, monkeypatch):
         run_supernet_search(algo, config_for("smoke", get_method(algo).defaults, settings), "digits",
                             "table:" + str(_table(tmp_path)), [0, 1], tmp_path / algo)
         runs[label] = tmp_path / algo
-    for name in ("complete", "table_rows"):  # the runs above stand for the study's
-        monkeypatch.setattr(asap, name, lambda args, wanted: {label: runs[label] for label in wanted if label in runs})
+    # the runs above stand for the study's
+    monkeypatch.setattr(asap, "table_rows", lambda args, wanted: {label: runs[label] for label in wanted if label in runs})
     args = Namespace(**{**vars(_args(tmp_path, seeds=2)), "scale": "smoke", "only": ["DARTS-V1", "ASAP"]})
     for figure in (asap.fig3, asap.fig6, asap.fig7):
         figure(args)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench_toolkit.analysis import load_run, new_figure, save_figure, seed_lines
-from bench_toolkit.study import (complete, curve_figure, figure_dir, final_table, may_redraw, method_run, table_rows,
+from bench_toolkit.study import (curve_figure, figure_dir, final_table, may_redraw, method_run, table_rows,
                                  write_outputs)
 
 METHODS = {
@@ -24,7 +24,7 @@ METHODS = {
 def _runs(args: argparse.Namespace, labels: tuple[str, ...] = tuple(METHODS)) -> dict[str, Path]:
     runs = {label: method_run(METHODS[label][0], METHODS[label][1], label.lower().replace(" ", "-").replace("=", ""))
             for label in labels}
-    return table_rows(args, runs) if len(labels) > 1 else complete(args, runs)
+    return table_rows(args, runs)
 
 
 def _out(args: argparse.Namespace) -> Path:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from bench_toolkit.search.differentiable.presets import weight_lr
 from bench_toolkit.study import (
-    complete, criteria_table, curve_figure, figure_dir, final_table, may_redraw, method_run, preset_run, table_rows,
+    criteria_table, curve_figure, figure_dir, final_table, may_redraw, method_run, preset_run, table_rows,
     write_outputs,
 )
 
@@ -137,11 +137,13 @@ def table2(args: argparse.Namespace) -> None:
 
 def table3(args: argparse.Namespace) -> None:
     """Table 3 (weight-learning-rate resilience): weight lr 0.003, 0.009, 0.015 (alpha lr 0.001),
-    each criterion rolled back on the same runs; "optimal" is the best cell any epoch reached."""
+    each criterion rolled back on the same runs; "optimal" is the best cell any epoch reached
+    (``--only`` for some weight lrs; the others' rows are kept)."""
     names = ("sc_2", "sc_3", "sc_4", "rt_10", "rt_2", "rt_3", "rt_4", "darts-es", "ss-residual", "final", "optimal")
     # weight lr 0.003 is the ss-darts preset itself: Table 2's runs, made once
-    runs = complete(args, {f"weight lr {lr}": preset_run("ss-darts", {**weight_lr(lr), "hessian_every": 1},
-                                                         name="ss-darts" if lr == 0.003 else f"ss-darts-wlr-{lr}")
-                           for lr in (0.003, 0.009, 0.015)})
+    rows = {f"weight lr {lr}": preset_run("ss-darts", {**weight_lr(lr), "hessian_every": 1},
+                                          name="ss-darts" if lr == 0.003 else f"ss-darts-wlr-{lr}")
+            for lr in (0.003, 0.009, 0.015)}
+    runs = table_rows(args, rows)
     tables = [criteria_table(run, names, label) for label, run in runs.items()]
-    write_outputs(_out(args), "table3_lr_resilience", pd.concat(tables, ignore_index=True))
+    write_outputs(_out(args), "table3_lr_resilience", pd.concat(tables, ignore_index=True), rows_of=("setting", list(rows)))
