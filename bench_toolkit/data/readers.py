@@ -20,8 +20,8 @@ from __future__ import annotations
 import io
 import pickle
 import zipfile
-from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from collections.abc import Callable, Sequence
+from pathlib import Path, PurePath, PurePosixPath
 
 import numpy as np
 
@@ -151,11 +151,7 @@ def split_class_selection(spec: str) -> tuple[str, str | None]:
 def absolute_spec(spec: str | None) -> str | None:
     """A ``kind:PATH`` spec (a data spec, its ``#CLASSES`` kept, or a benchmark spec) with PATH
     made absolute, so a run directory that stores it resumes from any working directory."""
-    if spec is None or ":" not in spec:
-        return spec
-    source, selection = split_class_selection(spec)
-    kind, path = source.split(":", 1)
-    return f"{kind}:{Path(path).expanduser().resolve()}" + ("" if selection is None else CLASS_MARK + selection)
+    return _with_resolved_path(spec, lambda path: path)
 
 
 def portable_spec(spec: str | None) -> str | None:
@@ -163,12 +159,17 @@ def portable_spec(spec: str | None) -> str | None:
     parts of PATH (the file or folder and the folder holding it, e.g. ``cifar10-jpeg/train.zip``)
     and its ``#CLASSES``. Two specs with the same portable form name the same data laid out under
     another root (a committed run record compared with a user's ``--data``)."""
+    return _with_resolved_path(spec, lambda path: PurePosixPath(*path.parts[-2:]))
+
+
+def _with_resolved_path(spec: str | None, shown: Callable[[Path], PurePath]) -> str | None:
+    """``spec`` (``kind:PATH``, ``#CLASSES`` kept) with PATH resolved and then written as ``shown``
+    gives it; a spec without a path (``digits``) or None unchanged."""
     if spec is None or ":" not in spec:
         return spec
     source, selection = split_class_selection(spec)
     kind, path = source.split(":", 1)
-    tail = PurePosixPath(*Path(path).expanduser().resolve().parts[-2:])
-    return f"{kind}:{tail}" + ("" if selection is None else CLASS_MARK + selection)
+    return f"{kind}:{shown(Path(path).expanduser().resolve())}" + ("" if selection is None else CLASS_MARK + selection)
 
 
 def select_classes(classes: Sequence[str], selection: str, spec: str) -> list[int]:
